@@ -1,0 +1,386 @@
+"""The LMDB event store: one LMDB environment per store directory, durable group commits.
+
+Layout (named databases; integer keys are 8-byte big-endian so cursors iterate in order):
+    log           offset                      -> event record (codec.pack_event)
+    streams       stream id                   -> head version
+    stream_index  stream id, NUL, version     -> offset
+    snapshots     stream id                   -> latest snapshot
+    commands      command id                  -> outcome (idempotency)
+    views         projection name             -> view snapshot with its checkpoint
+    meta          b"format", b"created"       -> format version, creation facts
+
+Process rules (DESIGN.md): an environment is opened lazily in the process that uses it, once per
+process (a per-process registry keyed by path, shared by every user in that process) and never
+used across fork(): a child that inherited a handle gets `StoreInheritedAcrossFork`. Several
+processes may write one environment; LMDB's write lock serialises their transactions.
+
+Every lmdb error is translated into the exception tree here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import lmdb
+
+from . import codec
+from .batch import DEFAULT_MAX_EVENT_BYTES, plan_batch
+from .errors import (
+    IncompatibleStore,
+    StorageError,
+    StorageFull,
+    StoreInheritedAcrossFork,
+    StoreUnavailable,
+)
+from .records import AppendEntry, CommandOutcome, Snapshot, StoredEvent, ViewSnapshot
+
+FORMAT_VERSION = 1
+DEFAULT_MAP_SIZE = 64 << 20
+_U64 = struct.Struct(">Q")
+_DB_NAMES = ("log", "streams", "stream_index", "snapshots", "commands", "views", "meta")
+T = TypeVar("T")
+
+
+def _u64(value: int) -> bytes:
+    return _U64.pack(value)
+
+
+def _index_key(stream: str, version: int) -> bytes:
+    return stream.encode() + b"\x00" + _U64.pack(version)
+
+
+# --------------------------------------------------------------------------- process registry
+
+_registry: dict[str, LmdbStore] = {}
+_inherited: set[str] = set()
+_registry_lock = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    """Runs in a forked child: every handle the parent opened is now off limits here."""
+    _inherited.update(_registry)
+    _registry.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def open_store(
+    path: str | os.PathLike[str],
+    *,
+    map_size: int = DEFAULT_MAP_SIZE,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+) -> LmdbStore:
+    """Open (creating it if needed) the store in directory `path`, or share this process's
+    open handle to it. Each call must be paired with `close()`."""
+    key = os.path.realpath(path)
+    with _registry_lock:
+        if key in _inherited:
+            raise StoreInheritedAcrossFork(
+                f"the store at {key} was opened by the parent of this process before it forked; "
+                f"an LMDB handle must not cross fork(): open stores only in processes started "
+                f"after the fork, or start worker processes with the 'spawn' method"
+            )
+        store = _registry.get(key)
+        if store is None:
+            store = LmdbStore(Path(key), map_size=map_size, max_event_bytes=max_event_bytes)
+            _registry[key] = store
+        store._users += 1
+        return store
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class _TxnReader:
+    """The store as one transaction sees it (what batch planning reads)."""
+
+    def __init__(self, store: LmdbStore, txn: lmdb.Transaction) -> None:
+        self.store, self.txn = store, txn
+
+    def head_offset(self) -> int:
+        cursor = self.txn.cursor(db=self.store._dbs["log"])
+        return _U64.unpack(cursor.key())[0] if cursor.last() else 0
+
+    def stream_version(self, stream: str) -> int:
+        raw = self.txn.get(stream.encode(), db=self.store._dbs["streams"])
+        return _U64.unpack(raw)[0] if raw else 0
+
+    def command_outcome(self, command_id: str) -> CommandOutcome | None:
+        raw = self.txn.get(command_id.encode(), db=self.store._dbs["commands"])
+        return codec.unpack_outcome(command_id, raw) if raw else None
+
+
+class LmdbStore:
+    """Durable event store on LMDB. Use `open_store()`; do not construct directly."""
+
+    def __init__(self, path: Path, *, map_size: int, max_event_bytes: int) -> None:
+        self.path = path
+        self.max_event_bytes = max_event_bytes
+        self._pid = os.getpid()
+        self._users = 0
+        self._env = _open_env(path, map_size)
+        self.stale_readers_cleared = self._env.reader_check()  # slots of processes that died
+        self._dbs = {name: self._env.open_db(name.encode()) for name in _DB_NAMES}
+        self._check_format()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        with _registry_lock:
+            self._users -= 1
+            if self._users > 0:
+                return
+            if _registry.get(str(self.path)) is self:
+                del _registry[str(self.path)]
+        self._env.close()
+
+    def __enter__(self) -> LmdbStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- writes
+
+    def append(
+        self, entries: Sequence[AppendEntry], *, snapshots: Sequence[Snapshot] = ()
+    ) -> list[CommandOutcome]:
+        """Write a batch in ONE durable transaction (one fsync), or nothing when it raises."""
+
+        def write(txn: lmdb.Transaction) -> list[CommandOutcome]:
+            plan = plan_batch(
+                entries, _TxnReader(self, txn), now=time.time(), snapshots=snapshots,
+                max_event_bytes=self.max_event_bytes,
+            )
+            self._write_plan(txn, plan)
+            return plan.outcomes
+
+        return self._write(write)
+
+    def _write_plan(self, txn: lmdb.Transaction, plan: Any) -> None:
+        dbs = self._dbs
+        log_cursor = txn.cursor(db=dbs["log"])
+        for offset, raw in plan.events:
+            if not log_cursor.put(_u64(offset), raw, append=True):
+                raise StorageError(f"log offset {offset} is not past the head: the log is damaged")
+        index = dbs["stream_index"]
+        for stream, version, offset in plan.index:
+            txn.put(_index_key(stream, version), _u64(offset), db=index)
+        for stream, head in plan.heads.items():
+            txn.put(stream.encode(), _u64(head), db=dbs["streams"])
+        for command_id, raw in plan.records:
+            txn.put(command_id.encode(), raw, db=dbs["commands"])
+        for stream, raw in plan.snapshots:
+            txn.put(stream.encode(), raw, db=dbs["snapshots"])
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        self.append((), snapshots=(snapshot,))
+
+    def save_view(self, view: ViewSnapshot) -> None:
+        """Store a view with its checkpoint, atomically (one durable transaction)."""
+        raw = codec.pack_view(view)
+        self._write(lambda txn: txn.put(view.name.encode(), raw, db=self._dbs["views"]))
+
+    # ---------------------------------------------------------------- reads
+
+    def head_offset(self) -> int:
+        return self._read(lambda txn: _TxnReader(self, txn).head_offset())
+
+    def stream_version(self, stream: str) -> int:
+        return self._read(lambda txn: _TxnReader(self, txn).stream_version(stream))
+
+    def command_outcome(self, command_id: str) -> CommandOutcome | None:
+        return self._read(lambda txn: _TxnReader(self, txn).command_outcome(command_id))
+
+    def read_log(self, *, after: int, limit: int) -> list[StoredEvent]:
+        """Events with offsets after `after`, at most `limit` of them, in log order."""
+        if limit <= 0:
+            return []
+
+        def read(txn: lmdb.Transaction) -> list[StoredEvent]:
+            cursor = txn.cursor(db=self._dbs["log"])
+            if not cursor.set_range(_u64(after + 1)):
+                return []
+            unpack = codec.unpack_event
+            return [unpack(raw) for raw in itertools.islice(cursor.iternext(keys=False), limit)]
+
+        return self._read(read)
+
+    def read_stream(
+        self, stream: str, *, after_version: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """A stream's events with versions after `after_version`, in version order."""
+
+        def read(txn: lmdb.Transaction) -> list[StoredEvent]:
+            offsets = list(itertools.islice(self._stream_offsets(txn, stream, after_version), limit))
+            if not offsets:
+                return []
+            pairs = txn.cursor(db=self._dbs["log"]).getmulti(offsets)
+            unpack = codec.unpack_event
+            return [unpack(raw) for _, raw in pairs]
+
+        return self._read(read)
+
+    def _stream_offsets(self, txn: lmdb.Transaction, stream: str, after: int) -> Iterator[bytes]:
+        prefix = stream.encode() + b"\x00"
+        cursor = txn.cursor(db=self._dbs["stream_index"])
+        if not cursor.set_range(_index_key(stream, after + 1)):
+            return
+        for key, offset in cursor.iternext():
+            if not key.startswith(prefix) or len(key) != len(prefix) + 8:
+                return
+            yield offset
+
+    def load_snapshot(self, stream: str) -> Snapshot | None:
+        raw = self._read(lambda txn: txn.get(stream.encode(), db=self._dbs["snapshots"]))
+        return codec.unpack_snapshot(stream, raw) if raw else None
+
+    def load_view(self, name: str) -> ViewSnapshot | None:
+        raw = self._read(lambda txn: txn.get(name.encode(), db=self._dbs["views"]))
+        return codec.unpack_view(name, raw) if raw else None
+
+    def stats(self) -> dict[str, int]:
+        """Sizes for status displays: events, streams, bytes mapped and used."""
+        def read(txn: lmdb.Transaction) -> dict[str, int]:
+            info, stat = self._env.info(), self._env.stat()
+            return {
+                "events": txn.stat(self._dbs["log"])["entries"],
+                "streams": txn.stat(self._dbs["streams"])["entries"],
+                "commands": txn.stat(self._dbs["commands"])["entries"],
+                "map_size": info["map_size"],
+                "used_bytes": (info["last_pgno"] + 1) * stat["psize"],
+            }
+        return self._read(read)
+
+    # ---------------------------------------------------------------- transactions
+
+    def _check_process(self) -> None:
+        if os.getpid() != self._pid:
+            raise StoreInheritedAcrossFork(
+                f"the store at {self.path} was opened in process {self._pid} and is being used "
+                f"in process {os.getpid()} after a fork; open it again in this process instead"
+            )
+
+    def _read(self, fn: Callable[[lmdb.Transaction], T]) -> T:
+        self._check_process()
+        for _ in range(3):
+            try:
+                with self._env.begin(buffers=False) as txn:
+                    return fn(txn)
+            except lmdb.MapResizedError:
+                self._env.set_mapsize(0)  # another process grew the map: adopt its size
+            except lmdb.Error as e:
+                raise _translate(e, self.path) from e
+        raise StorageError(f"the store at {self.path} kept being resized during a read")
+
+    def _write(self, fn: Callable[[lmdb.Transaction], T]) -> T:
+        """Run `fn` in a write transaction and commit durably; grow the map when it is full."""
+        self._check_process()
+        while True:
+            try:
+                with self._env.begin(write=True) as txn:
+                    return fn(txn)
+            except lmdb.MapFullError:
+                self._grow()
+            except lmdb.MapResizedError:
+                self._env.set_mapsize(0)
+            except lmdb.Error as e:
+                raise _translate(e, self.path) from e
+            except OSError as e:
+                raise _translate(e, self.path) from e
+
+    def _grow(self) -> None:
+        size = self._env.info()["map_size"]
+        try:
+            self._env.set_mapsize(size * 2)
+        except lmdb.Error as e:
+            raise _translate(e, self.path) from e
+
+    def _check_format(self) -> None:
+        meta = self._dbs["meta"]
+        found = self._read(lambda txn: txn.get(b"format", db=meta))
+        if found is None:
+            self._adopt_or_refuse()
+            return
+        version = codec.unpack_meta(found)
+        if version != FORMAT_VERSION:
+            raise IncompatibleStore(
+                f"the store at {self.path} has format version {version}, and this Encore reads "
+                f"version {FORMAT_VERSION}; use the Encore release that wrote it, or a new "
+                f"data directory"
+            )
+
+    def _adopt_or_refuse(self) -> None:
+        """A store without a format record is new (empty) or not Encore's."""
+        log = self._dbs["log"]
+        if self._read(lambda txn: txn.stat(log)["entries"]):
+            raise IncompatibleStore(
+                f"{self.path} holds an LMDB environment that Encore did not create (no format "
+                f"record); point Encore at an empty or Encore data directory"
+            )
+        created = codec.pack_meta({"time": time.time(), "pid": os.getpid()})
+
+        def write(txn: lmdb.Transaction) -> None:
+            txn.put(b"format", codec.pack_meta(FORMAT_VERSION), db=self._dbs["meta"])
+            txn.put(b"created", created, db=self._dbs["meta"])
+
+        self._write(write)
+
+
+def _open_env(path: Path, map_size: int) -> lmdb.Environment:
+    _refuse_foreign_directory(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        env = lmdb.open(
+            str(path), map_size=map_size, max_dbs=len(_DB_NAMES) + 1, subdir=True,
+            sync=True, metasync=True, lock=True, max_readers=512,
+        )
+    except lmdb.Error as e:
+        raise _translate(e, path) from e
+    except OSError as e:
+        raise _translate(e, path) from e
+    return env
+
+
+def _refuse_foreign_directory(path: Path) -> None:
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise IncompatibleStore(f"{path} is a file, not a store directory; choose another path")
+    names = {p.name for p in path.iterdir()}
+    if names and "data.mdb" not in names:
+        shown = ", ".join(sorted(names)[:5])
+        raise IncompatibleStore(
+            f"{path} is not empty and holds no Encore store (found {shown}); point Encore at an "
+            f"empty directory or an existing Encore store"
+        )
+
+
+def _translate(error: Exception, path: Path) -> StorageError:
+    text = str(error)
+    code = getattr(error, "errno", None)
+    if isinstance(error, lmdb.DiskError) or code == errno.ENOSPC or "No space left" in text:
+        return StorageFull(
+            f"the disk holding {path} is full ({text}); nothing of the batch was written; free "
+            f"space and retry"
+        )
+    if isinstance(error, lmdb.ReadonlyError | PermissionError) or code in (errno.EACCES, errno.EROFS):
+        return StoreUnavailable(
+            f"the store at {path} cannot be written ({text}); check the directory's permissions "
+            f"and that its file system is not read-only"
+        )
+    if isinstance(error, lmdb.InvalidError | lmdb.CorruptedError | lmdb.VersionMismatchError):
+        return IncompatibleStore(
+            f"{path} does not hold a readable LMDB store ({text}); it is corrupt or not Encore's; "
+            f"restore it from a backup or use a new data directory"
+        )
+    return StorageError(f"the store at {path} failed: {text}")

@@ -1,0 +1,100 @@
+"""The values that cross the store's contract: what goes in, what comes out.
+
+Plain data only (str, int, float, bool, None, list, dict), so they encode with msgpack and travel
+between actor processes unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+
+class StoredEvent(NamedTuple):
+    """One event as the log holds it. A tuple, so decoding is one allocation per event."""
+
+    offset: int          # position in the log: 1, 2, 3, ... without gaps
+    stream: str          # "<aggregate type>:<aggregate id>"
+    version: int         # position in the stream: 1, 2, 3, ... without gaps
+    type: str            # event type name
+    schema_version: int  # version of the event type's schema the data was written with
+    data: dict[str, Any]
+    command_id: str      # the command that recorded it
+    time: float          # unix time of the commit
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append; the store gives it its version and offset."""
+
+    type: str
+    data: dict[str, Any]
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A domain's refusal, recorded so a retry of the same command id returns it again."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppendEntry:
+    """The outcome of one command, to be written in a batch.
+
+    `expected_version` is the stream's head version the command was decided against; the store
+    checks it inside the write transaction (optimistic concurrency). An entry with a rejection
+    carries no events and writes only its command record.
+    """
+
+    command_id: str
+    stream: str
+    expected_version: int
+    events: tuple[NewEvent, ...] = ()
+    rejection: Rejection | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandOutcome:
+    """What a command did, as recorded with its command id.
+
+    Accepted: `version` is the stream's head after the command and `position` the log offset of
+    its last event (the read-your-writes token); its events are at offsets
+    `position - event_count + 1 .. position`. Rejected: `rejection` is set, `position` is the log
+    head when it was decided. `duplicate` is True when the outcome comes from an earlier commit.
+    """
+
+    command_id: str
+    stream: str
+    version: int
+    position: int
+    event_count: int
+    rejection: Rejection | None = None
+    duplicate: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return self.rejection is None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An aggregate's state (plain data) as of `version` of its stream."""
+
+    stream: str
+    version: int
+    state: Any
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ViewSnapshot:
+    """A projection's view (plain data) with the log offset it has applied up to."""
+
+    name: str
+    checkpoint: int
+    state: Any
+    schema_version: int = 1
+    meta: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,39 @@
+"""The store contract that `actors/` relies on; both backends implement it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from .records import AppendEntry, CommandOutcome, Snapshot, StoredEvent, ViewSnapshot
+
+
+class EventStore(Protocol):
+    def append(
+        self, entries: Sequence[AppendEntry], *, snapshots: Sequence[Snapshot] = ()
+    ) -> list[CommandOutcome]:
+        """Write a batch atomically (one durable transaction), or nothing when it raises."""
+
+    def read_log(self, *, after: int, limit: int) -> list[StoredEvent]: ...
+
+    def read_stream(
+        self, stream: str, *, after_version: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]: ...
+
+    def head_offset(self) -> int: ...
+
+    def stream_version(self, stream: str) -> int: ...
+
+    def command_outcome(self, command_id: str) -> CommandOutcome | None: ...
+
+    def save_snapshot(self, snapshot: Snapshot) -> None: ...
+
+    def load_snapshot(self, stream: str) -> Snapshot | None: ...
+
+    def save_view(self, view: ViewSnapshot) -> None: ...
+
+    def load_view(self, name: str) -> ViewSnapshot | None: ...
+
+    def stats(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...

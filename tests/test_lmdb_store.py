@@ -1,0 +1,134 @@
+"""What only the LMDB store has: durability across reopen, map growth, format and process rules."""
+
+import multiprocessing
+import os
+
+import lmdb
+import pytest
+
+from storage import (
+    FORMAT_VERSION,
+    IncompatibleStore,
+    StoreInheritedAcrossFork,
+    codec,
+    open_store,
+)
+
+from .helpers import assert_log_gapless, entry
+
+
+def test_events_survive_close_and_reopen(tmp_path):
+    with open_store(tmp_path / "s") as store:
+        store.append([entry("c1", "s:a", 0, "E", "E")])
+    with open_store(tmp_path / "s") as store:
+        assert [e.version for e in store.read_stream("s:a")] == [1, 2]
+        assert store.command_outcome("c1").version == 2
+
+
+def test_one_process_shares_one_handle_per_path(tmp_path):
+    first = open_store(tmp_path / "s")
+    second = open_store(tmp_path / "s")
+    assert first is second
+    first.close()
+    second.append([entry("c1", "s:a", 0, "E")])  # still open: one user left
+    second.close()
+
+
+def test_the_map_grows_by_itself_when_full(tmp_path):
+    with open_store(tmp_path / "s", map_size=1 << 20) as store:
+        big = {"blob": "x" * 50_000}
+        for i in range(100):  # ~5 MB into a 1 MB map
+            store.append([entry(f"c{i}", f"s:{i}", 0, "E", data=big)])
+        assert store.stats()["map_size"] > 1 << 20
+        assert_log_gapless(store)
+
+
+def test_a_store_of_another_format_version_is_refused(tmp_path):
+    with open_store(tmp_path / "s") as store:
+        store.append([entry("c1", "s:a", 0, "E")])
+    env = lmdb.open(str(tmp_path / "s"), max_dbs=10)
+    meta = env.open_db(b"meta")
+    with env.begin(write=True) as txn:
+        txn.put(b"format", codec.pack_meta(FORMAT_VERSION + 1), db=meta)
+    env.close()
+    with pytest.raises(IncompatibleStore, match=f"format version {FORMAT_VERSION + 1}"):
+        open_store(tmp_path / "s")
+
+
+def test_a_foreign_directory_is_refused(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "notes.txt").write_text("mine")
+    with pytest.raises(IncompatibleStore, match="notes.txt"):
+        open_store(tmp_path / "s")
+
+
+def test_a_foreign_lmdb_environment_is_refused(tmp_path):
+    env = lmdb.open(str(tmp_path / "s"), max_dbs=10)
+    log = env.open_db(b"log")
+    with env.begin(write=True) as txn:
+        txn.put(b"k", b"v", db=log)
+    env.close()
+    with pytest.raises(IncompatibleStore, match="did not create"):
+        open_store(tmp_path / "s")
+
+
+def test_a_corrupt_data_file_is_refused(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "data.mdb").write_bytes(os.urandom(64 * 1024))
+    with pytest.raises(IncompatibleStore):
+        open_store(tmp_path / "s")
+
+
+def _use_inherited(store, path, results):
+    try:
+        store.head_offset()
+        results.put("used")
+    except StoreInheritedAcrossFork:
+        try:
+            open_store(path)
+            results.put("reopened")
+        except StoreInheritedAcrossFork as e:
+            results.put(f"refused: {e}")
+
+
+def test_a_store_inherited_across_fork_is_refused_in_the_child(tmp_path):
+    path = tmp_path / "s"
+    store = open_store(path)
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    child = ctx.Process(target=_use_inherited, args=(store, path, results))
+    child.start()
+    answer = results.get(timeout=30)
+    child.join(timeout=30)
+    store.close()
+    assert answer.startswith("refused") and "before it forked" in answer
+
+
+def test_reader_slots_of_dead_processes_are_cleared_at_open(tmp_path):
+    path = str(tmp_path / "s")
+    with open_store(path) as store:  # held open, so LMDB keeps its reader table
+        store.append([entry("c1", "s:a", 0, "E")])
+        ctx = multiprocessing.get_context("spawn")
+        dying = ctx.Process(target=_read_and_die, args=(path,))
+        dying.start()
+        dying.join(timeout=60)
+        assert dying.exitcode == 9
+        results = ctx.Queue()
+        opener = ctx.Process(target=_open_and_report, args=(path, results))
+        opener.start()
+        cleared = results.get(timeout=60)
+        opener.join(timeout=60)
+    assert cleared >= 1
+
+
+def _read_and_die(path):
+    env = lmdb.open(path, max_dbs=10)
+    txn = env.begin()  # takes a reader slot
+    txn.get(b"x")
+    os._exit(9)
+
+
+def _open_and_report(path, results):
+    store = open_store(path)
+    results.put(store.stale_readers_cleared)
+    store.close()
