@@ -90,31 +90,26 @@ class _Planner:
         actual = self.version_of(entry.stream)
         if entry.events and actual != entry.expected_version:
             raise ConcurrencyConflict(entry.stream, entry.expected_version, actual)
-        version = actual
+        version, offset, result = actual, self.next_offset, self.result
         for new in entry.events:
             version += 1
-            stored = StoredEvent(
-                self.next_offset, entry.stream, version, new.type, new.schema_version,
+            raw = codec.pack_event(StoredEvent(
+                offset, entry.stream, version, new.type, new.schema_version,
                 new.data, entry.command_id, self.now,
-            )
-            self._add_event(stored)
+            ))
+            if len(raw) > self.max_event_bytes:
+                raise InvalidRecord(
+                    f"event {new.type!r} for stream {entry.stream!r} encodes to {len(raw)} "
+                    f"bytes, over the limit of {self.max_event_bytes}; store large payloads "
+                    f"elsewhere and record a reference"
+                )
+            result.events.append((offset, raw))
+            result.index.append((entry.stream, version, offset))
+            offset += 1
+        self.next_offset = offset
         if entry.events:
-            self.result.heads[entry.stream] = version
-        return CommandOutcome(
-            entry.command_id, entry.stream, version, self.next_offset - 1, len(entry.events)
-        )
-
-    def _add_event(self, stored: StoredEvent) -> None:
-        raw = codec.pack_event(stored)
-        if len(raw) > self.max_event_bytes:
-            raise InvalidRecord(
-                f"event {stored.type!r} for stream {stored.stream!r} encodes to {len(raw)} bytes, "
-                f"over the limit of {self.max_event_bytes}; store large payloads elsewhere and "
-                f"record a reference"
-            )
-        self.result.events.append((stored.offset, raw))
-        self.result.index.append((stored.stream, stored.version, stored.offset))
-        self.next_offset += 1
+            result.heads[entry.stream] = version
+        return CommandOutcome(entry.command_id, entry.stream, version, offset - 1, len(entry.events))
 
     def add_snapshot(self, snapshot: Snapshot) -> None:
         _check_stream(snapshot.stream)
@@ -158,10 +153,12 @@ def _check_stream(stream: str) -> None:
 
 
 def _check_id(value: str, what: str, max_bytes: int) -> None:
-    if not isinstance(value, str) or not value:
+    if type(value) is not str or not value:
         raise InvalidRecord(f"{what} must be a non-empty string, not {value!r}")
     if "\x00" in value:
         raise InvalidRecord(f"{what} {value!r} contains a NUL character")
+    if len(value) <= max_bytes and value.isascii():  # the common case: no encoding needed
+        return
     try:
         size = len(value.encode("utf-8"))
     except UnicodeEncodeError as e:

@@ -27,12 +27,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import lmdb
 
 from . import codec
-from .batch import DEFAULT_MAX_EVENT_BYTES, plan_batch
+from .batch import DEFAULT_MAX_EVENT_BYTES, BatchPlan, plan_batch
 from .errors import (
     IncompatibleStore,
     StorageError,
@@ -166,19 +166,23 @@ class LmdbStore:
 
         return self._write(write)
 
-    def _write_plan(self, txn: lmdb.Transaction, plan: Any) -> None:
+    def _write_plan(self, txn: lmdb.Transaction, plan: BatchPlan) -> None:
         dbs = self._dbs
-        log_cursor = txn.cursor(db=dbs["log"])
-        for offset, raw in plan.events:
-            if not log_cursor.put(_u64(offset), raw, append=True):
-                raise StorageError(f"log offset {offset} is not past the head: the log is damaged")
-        index = dbs["stream_index"]
-        for stream, version, offset in plan.index:
-            txn.put(_index_key(stream, version), _u64(offset), db=index)
-        for stream, head in plan.heads.items():
-            txn.put(stream.encode(), _u64(head), db=dbs["streams"])
-        for command_id, raw in plan.records:
-            txn.put(command_id.encode(), raw, db=dbs["commands"])
+        if plan.events:
+            log = txn.cursor(db=dbs["log"])
+            _, added = log.putmulti([(_u64(o), raw) for o, raw in plan.events], append=True)
+            if added != len(plan.events):
+                raise StorageError(f"log offsets of the batch are not past the head: {self.path} is damaged")
+            txn.cursor(db=dbs["stream_index"]).putmulti(
+                [(_index_key(s, v), _u64(o)) for s, v, o in plan.index]
+            )
+            txn.cursor(db=dbs["streams"]).putmulti(
+                [(s.encode(), _u64(head)) for s, head in plan.heads.items()]
+            )
+        if plan.records:
+            txn.cursor(db=dbs["commands"]).putmulti(
+                [(cid.encode(), raw) for cid, raw in plan.records]
+            )
         for stream, raw in plan.snapshots:
             txn.put(stream.encode(), raw, db=dbs["snapshots"])
 
@@ -210,8 +214,7 @@ class LmdbStore:
             cursor = txn.cursor(db=self._dbs["log"])
             if not cursor.set_range(_u64(after + 1)):
                 return []
-            unpack = codec.unpack_event
-            return [unpack(raw) for raw in itertools.islice(cursor.iternext(keys=False), limit)]
+            return codec.unpack_events(itertools.islice(cursor.iternext(keys=False), limit))
 
         return self._read(read)
 
@@ -225,8 +228,7 @@ class LmdbStore:
             if not offsets:
                 return []
             pairs = txn.cursor(db=self._dbs["log"]).getmulti(offsets)
-            unpack = codec.unpack_event
-            return [unpack(raw) for _, raw in pairs]
+            return codec.unpack_events(raw for _, raw in pairs)
 
         return self._read(read)
 
@@ -235,8 +237,9 @@ class LmdbStore:
         cursor = txn.cursor(db=self._dbs["stream_index"])
         if not cursor.set_range(_index_key(stream, after + 1)):
             return
+        size = len(prefix) + 8
         for key, offset in cursor.iternext():
-            if not key.startswith(prefix) or len(key) != len(prefix) + 8:
+            if len(key) != size or key[:-8] != prefix:
                 return
             yield offset
 
@@ -274,7 +277,7 @@ class LmdbStore:
         self._check_process()
         for _ in range(3):
             try:
-                with self._env.begin(buffers=False) as txn:
+                with self._env.begin() as txn:
                     return fn(txn)
             except lmdb.MapResizedError:
                 self._env.set_mapsize(0)  # another process grew the map: adopt its size

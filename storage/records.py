@@ -56,8 +56,7 @@ class AppendEntry:
     rejection: Rejection | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CommandOutcome:
+class CommandOutcome(NamedTuple):
     """What a command did, as recorded with its command id.
 
     Accepted: `version` is the stream's head after the command and `position` the log offset of
