@@ -12,6 +12,7 @@
      │         └── UnknownEventType    an event type no one registered
      ├── ValidationFailed              a command or query is malformed (pydantic's detail)
      ├── CommandRejected               the domain said no (code, message)
+     ├── CommandFailed                 the runtime could not process it (storage, handler bug)
      ├── AskTimeout                    no answer in time (carries the command id)
      ├── QueryFailed                   a query could not be answered
      ├── ConfigError                   a bad setting (names the key and the reason)
@@ -91,6 +92,15 @@ class CommandRejected(EncoreError):
     def __init__(self, code: str, message: str) -> None:
         self.code, self.message = code, message
         super().__init__(f"{code}: {message}")
+
+
+class CommandFailed(EncoreError):
+    """The command was not processed (storage failure, a handler that raised). Nothing was
+    written for it; retrying with the same command id is safe."""
+
+    def __init__(self, message: str, command_id: str | None = None) -> None:
+        self.command_id = command_id
+        super().__init__(message)
 
 
 class AskTimeout(EncoreError):

@@ -205,6 +205,17 @@ class LmdbStore:
     def command_outcome(self, command_id: str) -> CommandOutcome | None:
         return self._read(lambda txn: _TxnReader(self, txn).command_outcome(command_id))
 
+    def command_outcomes(self, command_ids: Sequence[str]) -> dict[str, CommandOutcome]:
+        """The recorded outcomes of those command ids that have one, in one read transaction."""
+        def read(txn: lmdb.Transaction) -> dict[str, CommandOutcome]:
+            reader, found = _TxnReader(self, txn), {}
+            for command_id in command_ids:
+                outcome = reader.command_outcome(command_id)
+                if outcome is not None:
+                    found[command_id] = outcome
+            return found
+        return self._read(read)
+
     def read_log(self, *, after: int, limit: int) -> list[StoredEvent]:
         """Events with offsets after `after`, at most `limit` of them, in log order."""
         if limit <= 0:

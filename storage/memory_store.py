@@ -74,6 +74,10 @@ class MemoryStore:
         raw = self._commands.get(command_id)
         return codec.unpack_outcome(command_id, raw) if raw else None
 
+    def command_outcomes(self, command_ids: Sequence[str]) -> dict[str, CommandOutcome]:
+        found = {cid: self.command_outcome(cid) for cid in command_ids}
+        return {cid: outcome for cid, outcome in found.items() if outcome is not None}
+
     def read_log(self, *, after: int, limit: int) -> list[StoredEvent]:
         if limit <= 0:
             return []

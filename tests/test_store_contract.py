@@ -159,3 +159,10 @@ def test_stats_count_what_is_stored(store):
     store.append([entry("c1", "s:a", 0, "E", "E"), entry("c2", "s:b", 0, "E")])
     stats = store.stats()
     assert (stats["events"], stats["streams"], stats["commands"]) == (3, 2, 2)
+
+
+def test_command_outcomes_looks_up_many_ids_at_once(store):
+    store.append([entry("c1", "s:a", 0, "E"), entry("c2", "s:b", 0, "E", "E")])
+    found = store.command_outcomes(["c1", "nope", "c2"])
+    assert sorted(found) == ["c1", "c2"]
+    assert found["c2"].event_count == 2 and found["c2"].duplicate

@@ -1,0 +1,140 @@
+"""An app: the aggregates and projections of a domain, indexed by the names messages carry.
+
+Commands, events and queries travel between processes as (type name, plain data); the app turns
+them back into pydantic objects, with pydantic's detail when they are malformed. Apps combine
+(`App.combine`) and load from an import path `package.module:attr`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from storage import EventRegistry, NewEvent, StoredEvent
+from storage.errors import ConfigError, ValidationFailed
+
+from .domain import Aggregate, Command, Event, Projection, Query
+
+
+class App:
+    def __init__(
+        self,
+        name: str,
+        *,
+        aggregates: Iterable[type[Aggregate]] = (),
+        projections: Iterable[type[Projection]] = (),
+    ) -> None:
+        self.name = name
+        self.path: str | None = None  # the import path it was loaded from, when it was
+        self.aggregates = {a.encore_type: a for a in aggregates}
+        self.projections = {p.encore_name: p for p in projections}
+        self.commands: dict[str, tuple[type[Command], type[Aggregate]]] = {}
+        self.queries: dict[str, tuple[type[Query], str]] = {}
+        self.events: dict[str, type[Event]] = {}
+        self.registry = EventRegistry()
+        self._index()
+
+    @classmethod
+    def combine(cls, name: str, *apps: App) -> App:
+        return cls(
+            name,
+            aggregates=[a for app in apps for a in app.aggregates.values()],
+            projections=[p for app in apps for p in app.projections.values()],
+        )
+
+    def _index(self) -> None:
+        for aggregate in self.aggregates.values():
+            for command_type in aggregate.encore_handles:
+                self._add(self.commands, command_type.__name__, (command_type, aggregate))
+            for event_type in aggregate.encore_applies:
+                self._add_event(event_type)
+        for name, projection in self.projections.items():
+            for query_type in projection.encore_answers:
+                self._add(self.queries, query_type.__name__, (query_type, name))
+            for event_type in projection.encore_applies:
+                self._add_event(event_type)
+
+    def _add(self, table: dict, name: str, value: Any) -> None:
+        if name in table and table[name] != value:
+            raise ConfigError(f"app {self.name!r}: two different types are named {name!r}; rename one")
+        table[name] = value
+
+    def _add_event(self, event_type: type[Event]) -> None:
+        name = event_type.__name__
+        self._add(self.events, name, event_type)
+        if name not in self.registry:
+            self.registry.register(
+                name, event_type.model_validate, schema_version=event_type.encore_schema_version
+            )
+
+    # ---------------------------------------------------------------- commands
+
+    def parse_command(self, type_name: str, data: Any) -> Command:
+        """The command of that type from plain data, or ValidationFailed saying what is wrong."""
+        entry = self.commands.get(type_name) if isinstance(type_name, str) else None
+        if entry is None:
+            raise ValidationFailed(
+                f"unknown command type {type_name!r}; known: {', '.join(sorted(self.commands))}"
+            )
+        return _validate(entry[0], data, f"command {type_name}")
+
+    def aggregate_for(self, command: Command) -> type[Aggregate]:
+        return self.commands[type(command).__name__][1]
+
+    def stream_of(self, command: Command) -> str:
+        return f"{self.aggregate_for(command).encore_type}:{command.encore_aggregate_id()}"
+
+    # ---------------------------------------------------------------- events
+
+    @staticmethod
+    def to_new_event(event: Event) -> NewEvent:
+        return NewEvent(type(event).__name__, event.model_dump(mode="json"), event.encore_schema_version)
+
+    def decode(self, stored: StoredEvent) -> Event:
+        return self.registry.decode(stored)
+
+    # ---------------------------------------------------------------- queries
+
+    def parse_query(self, type_name: str, data: Any) -> Query:
+        entry = self.queries.get(type_name) if isinstance(type_name, str) else None
+        if entry is None:
+            raise ValidationFailed(
+                f"unknown query type {type_name!r}; known: {', '.join(sorted(self.queries))}"
+            )
+        return _validate(entry[0], data, f"query {type_name}")
+
+    def view_of(self, query_type_name: str) -> str:
+        return self.queries[query_type_name][1]
+
+
+def _validate(model: type, data: Any, what: str) -> Any:
+    if not isinstance(data, dict):
+        raise ValidationFailed(f"{what}: fields must be a mapping of name to value, not {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        errors = [
+            {"field": ".".join(map(str, err["loc"])) or "(root)", "reason": err["msg"], "type": err["type"]}
+            for err in e.errors()
+        ]
+        detail = "; ".join(f"{err['field']}: {err['reason']}" for err in errors)
+        raise ValidationFailed(f"{what} is invalid: {detail}", errors) from None
+
+
+def load_app(path: str) -> App:
+    """Import `package.module:attr` and return the App it names."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"app path {path!r} must look like package.module:attr")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ConfigError(f"app path {path!r}: cannot import {module_name!r} ({e})") from e
+    app = getattr(module, attr, None)
+    if not isinstance(app, App):
+        raise ConfigError(f"app path {path!r}: {attr!r} is not an encore App (got {type(app).__name__})")
+    app.path = path
+    return app

@@ -1,0 +1,320 @@
+"""The programmatic ask/tell client.
+
+    with Encore.embedded(bank.app, data_dir="data") as encore:     # in-process system
+        result = encore.ask(OpenAccount(account_id="a1", owner="ann"))
+        encore.query(GetBalance(account_id="a1"), after=result.position)
+
+    with Encore.attach("data") as encore: ...                     # a launched system
+
+Commands are routed by a stable hash of their stream to a shard; `ask_many` sends one batch per
+shard and returns results in the caller's order. Every command carries a command id (generated
+when none is given): retrying with the same id is safe, and returns the first result.
+Thread-safe: each thread gets its own Thespian endpoint (`ActorSystem.private()`); an embedded
+system runs in the calling thread, one caller at a time.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from thespian.actors import ActorSystem
+
+from storage.errors import (
+    AskTimeout,
+    CommandFailed,
+    EncoreError,
+    QueryFailed,
+    SystemError_,
+    ValidationFailed,
+)
+
+from .app import App, load_app
+from .domain import Command, Query
+from .messages import BatchResults, CommandBatch, GetTopology, QueryAnswer, QueryRequest, StartSystem, StatusReport, StatusRequest
+from .messages import Shutdown, Stopped, SystemReady, Topology
+from .settings import Settings
+from .supervisor import Supervisor
+
+START_TIMEOUT_S = 60.0
+QUERY_GRACE_S = 1.0
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What happened to one command. `status` is accepted, rejected, invalid or failed."""
+
+    status: str
+    command_id: str | None
+    stream: str | None = None
+    version: int | None = None
+    position: int | None = None
+    events: list[dict] = field(default_factory=list)
+    code: str | None = None
+    message: str | None = None
+    errors: list[dict] = field(default_factory=list)
+    duplicate: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+    @classmethod
+    def from_plain(cls, plain: dict) -> CommandResult:
+        return cls(**{k: plain.get(k) for k in (
+            "status", "command_id", "stream", "version", "position", "code", "message")},
+            events=plain.get("events") or [], errors=plain.get("errors") or [],
+            duplicate=bool(plain.get("duplicate")))
+
+    def raise_for_failure(self) -> CommandResult:
+        """Raise for invalid and failed commands; return self when accepted or rejected."""
+        if self.status == "invalid":
+            raise ValidationFailed(self.message or "invalid command", self.errors)
+        if self.status == "failed":
+            raise CommandFailed(self.message or "command failed", self.command_id)
+        return self
+
+
+class ClientState(enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Encore:
+    def __init__(self, system: ActorSystem, supervisor: Any, topology: Topology, app: App,
+                 *, embedded: bool) -> None:
+        self._system, self._supervisor, self._topology, self.app = system, supervisor, topology, app
+        self.embedded = embedded
+        self.state = ClientState.OPEN
+        self._lock = threading.RLock()        # embedded: one caller at a time
+        self._local = threading.local()       # multi-process: one endpoint per thread
+        self._owner = threading.get_ident()
+        self._contexts: list = []
+        self._replica = itertools.count()
+
+    # ---------------------------------------------------------------- opening and closing
+
+    @classmethod
+    def embedded(cls, app: App | str, data_dir: str | Path, **settings: Any) -> Encore:
+        """Start an in-process system (simpleSystemBase) on `data_dir`."""
+        app_obj = app if isinstance(app, App) else load_app(app)
+        config = Settings(data_dir=Path(data_dir), **settings)
+        system = ActorSystem("simpleSystemBase", transientUnique=True)
+        try:
+            supervisor = system.createActor(Supervisor)
+            ready = system.ask(supervisor, StartSystem(app_obj, config.to_plain()), START_TIMEOUT_S)
+            topology = _ready_topology(ready, data_dir)
+        except BaseException:
+            system.shutdown()
+            raise
+        return cls(system, supervisor, topology, app_obj, embedded=True)
+
+    @classmethod
+    def attach(cls, data_dir: str | Path, *, timeout: float = 10.0) -> Encore:
+        """Attach to the system launched (bin/encore start) on `data_dir`."""
+        from .system import connect  # the launcher's module; imported late to keep this light
+
+        system, supervisor, topology = connect(Path(data_dir), timeout=timeout)
+        app = load_app(topology.app_path) if topology.app_path else None
+        return cls(system, supervisor, topology, app, embedded=False)
+
+    def close(self) -> None:
+        if self.state is ClientState.CLOSED:
+            return
+        self.state = ClientState.CLOSED
+        if self.embedded:
+            with self._lock:
+                try:
+                    self._system.ask(self._supervisor, Shutdown(), 30)
+                finally:
+                    self._system.shutdown()
+        else:
+            for context in self._contexts:
+                context.__exit__(None, None, None)
+
+    def shutdown_system(self, *, timeout: float = 60.0) -> dict:
+        """Stop the whole system gracefully: flush views, stop every actor. Returns the report."""
+        with self._endpoint() as system:
+            reply = system.ask(self._supervisor, Shutdown(), timeout)
+        return reply.report if isinstance(reply, Stopped) else {}
+
+    def __enter__(self) -> Encore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _endpoint(self) -> Iterator[ActorSystem]:
+        if self.state is ClientState.CLOSED:
+            raise SystemError_("this Encore client is closed; open a new one with Encore.embedded or Encore.attach")
+        if self.embedded:
+            with self._lock:
+                yield self._system
+            return
+        if threading.get_ident() == self._owner:
+            yield self._system
+            return
+        context = getattr(self._local, "context", None)
+        if context is None:
+            manager = self._system.private()
+            context = manager.__enter__()
+            self._local.context = context
+            self._contexts.append(manager)
+        yield context
+
+    # ---------------------------------------------------------------- commands
+
+    def ask(self, command: Command, *, command_id: str | None = None, timeout: float = 10.0) -> CommandResult:
+        """Send one command and wait for its result (accepted or rejected).
+        Raises ValidationFailed (invalid), CommandFailed (not processed) or AskTimeout."""
+        [result] = self._send([self._item(command, command_id)], timeout)
+        return result.raise_for_failure()
+
+    def ask_raw(self, type_name: str, data: dict, *, command_id: str | None = None,
+                timeout: float = 10.0) -> CommandResult:
+        """Like ask, from a type name and plain fields (what the CLI sends)."""
+        command = self.app.parse_command(type_name, data)
+        return self.ask(command, command_id=command_id, timeout=timeout)
+
+    def tell(self, command: Command, *, command_id: str | None = None) -> str:
+        """Send one command without waiting; returns its command id (ask again with it to learn
+        the result)."""
+        item = self._item(command, command_id)
+        with self._endpoint() as system:
+            system.tell(self._shard_of(item[3]), CommandBatch(uuid.uuid4().hex, [item[:3]]))
+        return item[2]
+
+    def ask_many(self, commands: Sequence[Command], *, command_ids: Sequence[str] | None = None,
+                 timeout: float = 30.0) -> list[CommandResult]:
+        """Send many commands, one batch per shard; results in the caller's order. Invalid or
+        failed commands come back as results with that status; nothing is raised for them."""
+        ids = command_ids or [None] * len(commands)
+        return self._send([self._item(c, i) for c, i in zip(commands, ids, strict=True)], timeout)
+
+    def _item(self, command: Command, command_id: str | None) -> tuple:
+        if not isinstance(command, Command):
+            raise ValidationFailed(f"expected a Command, got {type(command).__name__}")
+        if type(command).__name__ not in self.app.commands:
+            raise ValidationFailed(f"command type {type(command).__name__} is not part of app {self.app.name}")
+        stream = self.app.stream_of(command)
+        return (type(command).__name__, command.model_dump(mode="json"), command_id or uuid.uuid4().hex, stream)
+
+    def _shard_of(self, stream: str) -> Any:
+        shards = self._topology.shards
+        return shards[zlib.crc32(stream.encode()) % len(shards)]
+
+    def _send(self, items: list[tuple], timeout: float) -> list[CommandResult]:
+        batches: dict[str, tuple[Any, list[int]]] = {}
+        by_shard: dict[int, list[int]] = {}
+        for position, item in enumerate(items):
+            by_shard.setdefault(id(self._shard_of(item[3])), []).append(position)
+        results: list[CommandResult | None] = [None] * len(items)
+        with self._endpoint() as system:
+            for positions in by_shard.values():
+                batch_id = uuid.uuid4().hex
+                shard = self._shard_of(items[positions[0]][3])
+                batches[batch_id] = (shard, positions)
+                system.tell(shard, CommandBatch(batch_id, [items[p][:3] for p in positions]))
+            self._collect(system, batches, results, time.monotonic() + timeout)
+        missing = [items[p][2] for _, positions in batches.values() for p in positions]
+        if missing:
+            self._refresh_topology()
+            raise AskTimeout(
+                f"no answer for {len(missing)} command(s) within {timeout}s (first id {missing[0]}); "
+                f"retry with the same command ids: they apply at most once", missing[0])
+        return results  # type: ignore[return-value]
+
+    def _collect(self, system: ActorSystem, batches: dict, results: list, deadline: float) -> None:
+        while batches:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            reply = system.listen(left)
+            if isinstance(reply, BatchResults) and reply.batch_id in batches:
+                _, positions = batches.pop(reply.batch_id)
+                for position, plain in zip(positions, reply.results, strict=True):
+                    results[position] = CommandResult.from_plain(plain)
+
+    # ---------------------------------------------------------------- queries
+
+    def query(self, query: Query, *, after: int = 0, timeout: float = 5.0) -> Any:
+        """Answer `query` from its view; with `after`, from a view that has applied that offset."""
+        if not isinstance(query, Query):
+            raise ValidationFailed(f"expected a Query, got {type(query).__name__}")
+        return self.query_raw(type(query).__name__, query.model_dump(mode="json"), after=after, timeout=timeout)
+
+    def query_raw(self, type_name: str, data: dict, *, after: int = 0, timeout: float = 5.0) -> Any:
+        if type_name not in self.app.queries:
+            raise ValidationFailed(f"unknown query type {type_name!r}; known: {', '.join(sorted(self.app.queries))}")
+        replicas = self._topology.views.get(self.app.view_of(type_name)) or []
+        if not replicas:
+            raise QueryFailed(f"no replica of view {self.app.view_of(type_name)} is running")
+        replica = replicas[next(self._replica) % len(replicas)]
+        request = QueryRequest(uuid.uuid4().hex, type_name, data, int(after or 0), timeout)
+        # the view itself answers a timeout at `timeout`: wait a little longer for that answer
+        answer = self._ask_for(replica, request, QueryAnswer, lambda r: r.query_id == request.query_id,
+                               timeout + QUERY_GRACE_S)
+        if answer is None:
+            self._refresh_topology()
+            raise AskTimeout(f"query {type_name} got no answer within {timeout}s")
+        if not answer.ok:
+            _raise_query_error(answer.error)
+        return answer.answer
+
+    # ---------------------------------------------------------------- operations
+
+    def status(self, *, timeout: float = 10.0) -> dict:
+        request = StatusRequest()
+        reply = self._ask_for(self._supervisor, request, StatusReport, lambda r: True, timeout)
+        if reply is None:
+            raise AskTimeout(f"the supervisor did not report its status within {timeout}s")
+        return reply.status
+
+    def _ask_for(self, to: Any, message: Any, kind: type, matches: Any, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        with self._endpoint() as system:
+            system.tell(to, message)
+            while (left := deadline - time.monotonic()) > 0:
+                reply = system.listen(left)
+                if isinstance(reply, kind) and matches(reply):
+                    return reply
+        return None
+
+    def _refresh_topology(self) -> None:
+        """After a timeout: an actor may have been restarted at a new address."""
+        reply = self._ask_for(self._supervisor, GetTopology(), Topology, lambda r: True, 5.0)
+        if reply is not None:
+            self._topology = reply
+
+    @property
+    def topology(self) -> Topology:
+        return self._topology
+
+
+def _ready_topology(ready: Any, data_dir: Any) -> Topology:
+    if isinstance(ready, SystemReady) and ready.topology is not None:
+        return ready.topology
+    reason = ready.error if isinstance(ready, SystemReady) else f"no answer within {START_TIMEOUT_S}s"
+    raise SystemError_(f"the Encore system on {data_dir} did not start: {reason}")
+
+
+def _raise_query_error(error: dict) -> None:
+    kind, message = error.get("kind"), error.get("message", "query failed")
+    if kind == "invalid":
+        raise ValidationFailed(message, error.get("errors"))
+    if kind == "timeout":
+        raise AskTimeout(message)
+    raise QueryFailed(message)
+
+
+__all__ = ["ClientState", "CommandResult", "Encore", "EncoreError"]

@@ -1,0 +1,166 @@
+"""What a user writes: commands, events, queries, aggregates and projections.
+
+    class Deposit(Command):
+        encore_target = "account_id"          # the field that names the aggregate instance
+        account_id: str
+        amount: PositiveInt
+
+    class Account(Aggregate):
+        encore_type = "bank"                   # streams are "bank:<account_id>"
+        def __init__(self): self.balance = 0   # the initial state
+
+        @handles(Deposit)
+        def deposit(self, c): return [Deposited(account_id=c.account_id, amount=c.amount)]
+
+        @applies(Deposited)
+        def _deposited(self, e): self.balance += e.amount
+
+`decide` (a @handles method) never mutates and returns events or raises `DomainError`; `apply`
+(an @applies method) never fails. Projections fold events into a view with @applies methods that
+also receive the stored event (offset, stream, time...) and answer queries with @answers methods.
+Framework attributes carry the `encore_` prefix so they never collide with domain fields.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Command(BaseModel):
+    """A request to change one aggregate instance. `encore_target` names its id field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    encore_target: ClassVar[str] = "id"
+
+    def encore_aggregate_id(self) -> str:
+        return str(getattr(self, self.encore_target))
+
+
+class Event(BaseModel):
+    """A fact an aggregate recorded. Immutable; `encore_schema_version` versions its fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    encore_schema_version: ClassVar[int] = 1
+
+
+class Query(BaseModel):
+    """A read request answered from a projection's view."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DomainError(Exception):
+    """Raised by a command handler to refuse a command: a stable code and a human message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, message
+        super().__init__(f"{code}: {message}")
+
+
+def handles(command_type: type[Command]) -> Callable:
+    """Marks an aggregate method as the decider of `command_type`."""
+    return _mark("encore_handles", command_type)
+
+
+def applies(event_type: type[Event]) -> Callable:
+    """Marks an aggregate or projection method as what `event_type` does to the state."""
+    return _mark("encore_applies", event_type)
+
+
+def answers(query_type: type[Query]) -> Callable:
+    """Marks a projection method as the answer to `query_type` (returns plain data)."""
+    return _mark("encore_answers", query_type)
+
+
+def _mark(attribute: str, message_type: type) -> Callable:
+    def mark(fn: Callable) -> Callable:
+        setattr(fn, attribute, message_type)
+        return fn
+
+    return mark
+
+
+def _collect(cls: type, attribute: str) -> dict[type, str]:
+    """Message type -> method name, for every method of `cls` marked with `attribute`."""
+    found: dict[type, str] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            message_type = getattr(value, attribute, None)
+            if message_type is not None:
+                found[message_type] = name
+    return found
+
+
+class _Stateful:
+    """State as plain attributes; snapshots are a deep copy of them (override for other shapes)."""
+
+    encore_applies: ClassVar[dict[type, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.encore_applies = _collect(cls, "encore_applies")
+
+    def encore_snapshot(self) -> Any:
+        """The state as plain data (msgpack-encodable)."""
+        return copy.deepcopy({k: v for k, v in vars(self).items() if not k.startswith("encore_")})
+
+    def encore_restore(self, state: Any) -> None:
+        """Set the state from what `encore_snapshot` returned."""
+        for key, value in state.items():
+            setattr(self, key, _thaw(value))
+
+
+def _thaw(value: Any) -> Any:
+    """msgpack gives tuples for lists: turn them back so restored state is mutable."""
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _thaw(v) for k, v in value.items()}
+    return value
+
+
+class Aggregate(_Stateful):
+    """Domain state and rules of one aggregate instance. `__init__` sets the initial state."""
+
+    encore_type: ClassVar[str]
+    encore_snapshot_version: ClassVar[int] = 1
+    encore_handles: ClassVar[dict[type, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.encore_handles = _collect(cls, "encore_handles")
+
+    def decide(self, command: Command) -> list[Event]:
+        handler = getattr(self, self.encore_handles[type(command)])
+        events = handler(command)
+        return list(events or ())
+
+    def apply(self, event: Event) -> None:
+        name = self.encore_applies.get(type(event))
+        if name is not None:
+            getattr(self, name)(event)
+
+
+class Projection(_Stateful):
+    """A read model folded from the log. `__init__` sets the empty view."""
+
+    encore_name: ClassVar[str]
+    encore_snapshot_version: ClassVar[int] = 1
+    encore_answers: ClassVar[dict[type, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.encore_answers = _collect(cls, "encore_answers")
+
+    def apply(self, event: Event, stored: Any) -> None:
+        name = self.encore_applies.get(type(event))
+        if name is not None:
+            getattr(self, name)(event, stored)
+
+    def answer(self, query: Query) -> Any:
+        """A copy of what the view says: no caller ever holds the live view."""
+        return copy.deepcopy(getattr(self, self.encore_answers[type(query)])(query))

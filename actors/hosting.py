@@ -1,0 +1,261 @@
+"""Aggregate instances hosted by a shard: activation, one command at a time, group commit.
+
+Runs inside the shard actor's process (or in-process under simpleSystemBase). Each aggregate
+instance has its own address (its stream, "<type>:<id>"), its own state and version, and handles
+the commands addressed to it strictly in arrival order. A batch is decided command by command
+(each aggregate sees the events of the commands before it), then written in ONE store
+transaction. If that write fails, every aggregate the batch touched is dropped from memory, so
+no tentative state survives; it reactivates from the store on its next command.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from storage import AppendEntry, CommandOutcome, EventStore, Rejection, Snapshot
+from storage.errors import EncoreError, StorageError, ValidationFailed
+
+from .app import App
+from .domain import Aggregate, Command, DomainError
+from .settings import Settings
+
+
+@dataclass(slots=True)
+class LiveAggregate:
+    state: Aggregate
+    version: int
+    snapshot_version: int
+    last_used: float
+
+
+@dataclass
+class HostStats:
+    commands: int = 0
+    batches: int = 0
+    activations: int = 0
+    passivations: int = 0
+    failed_batches: int = 0
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A command that reached an aggregate in this batch."""
+
+    index: int
+    command_id: str
+    stream: str
+    events: list[dict] = field(default_factory=list)
+
+
+class AggregateHost:
+    def __init__(self, app: App, store: EventStore, settings: Settings) -> None:
+        self.app, self.store, self.settings = app, store, settings
+        self.live: OrderedDict[str, LiveAggregate] = OrderedDict()  # least recently used first
+        self.stats = HostStats()
+
+    # ---------------------------------------------------------------- batches
+
+    def handle_batch(self, commands: list[tuple[str, dict, str]]) -> list[dict]:
+        """Decide and commit a batch; one plain result per command, in order."""
+        results: list[dict | None] = [None] * len(commands)
+        parsed = self._parse(commands, results)
+        known = self.store.command_outcomes([cid for _, cid, _ in parsed]) if parsed else {}
+        entries, pending, touched = [], [], set()
+        for index, command_id, command in parsed:
+            if command_id in known:
+                results[index] = self._result_of(known[command_id])
+                continue
+            decided = self._decide(index, command_id, command, touched, results)
+            if decided is not None:
+                entries.append(decided[0])
+                pending.append(decided[1])
+        self._commit(entries, pending, touched, results)
+        self.stats.commands += len(commands)
+        self.stats.batches += 1
+        self._passivate_over_cap()
+        return results  # type: ignore[return-value]
+
+    def _parse(self, commands: list, results: list) -> list[tuple[int, str, Command]]:
+        parsed, seen = [], set()
+        for index, item in enumerate(commands):
+            try:
+                type_name, data, command_id = _unpack_item(item)
+                if command_id in seen:
+                    raise ValidationFailed(f"command id {command_id!r} appears twice in one batch")
+                seen.add(command_id)
+                self._check_size(type_name, data)
+                parsed.append((index, command_id, self.app.parse_command(type_name, data)))
+            except ValidationFailed as e:
+                results[index] = invalid(e, _command_id_of(item))
+        return parsed
+
+    def _check_size(self, type_name: str, data: dict) -> None:
+        try:
+            size = len(msgpack.packb(data, use_bin_type=True))
+        except (TypeError, ValueError, OverflowError) as e:
+            raise ValidationFailed(f"command {type_name}: fields are not plain data ({e})") from None
+        if size > self.settings.max_command_bytes:
+            raise ValidationFailed(
+                f"command {type_name} is {size} bytes, over the limit of "
+                f"{self.settings.max_command_bytes} (setting max_command_bytes)"
+            )
+
+    def _decide(self, index: int, command_id: str, command: Command, touched: set, results: list):
+        stream = self.app.stream_of(command)
+        try:
+            live = self.activate(stream, self.app.aggregate_for(command))
+        except EncoreError as e:
+            results[index] = failed(f"aggregate {stream} could not be activated: {e}", command_id)
+            return None
+        expected, item = live.version, _Pending(index, command_id, stream)
+        try:
+            events = live.state.decide(command)
+        except DomainError as e:
+            return AppendEntry(command_id, stream, expected, rejection=Rejection(e.code, e.message)), item
+        except Exception as e:  # a bug in the domain's handler: answer, keep serving
+            results[index] = failed(f"the handler of {type(command).__name__} raised {e!r}", command_id)
+            return None
+        touched.add(stream)
+        try:
+            for event in events:
+                live.state.apply(event)
+        except Exception as e:  # apply must not fail; the state may be half-changed: drop it
+            self.live.pop(stream, None)
+            results[index] = failed(f"applying events of {type(command).__name__} raised {e!r}", command_id)
+            return None
+        new_events = tuple(self.app.to_new_event(event) for event in events)
+        live.version += len(new_events)
+        item.events = [{"type": e.type, "data": e.data} for e in new_events]
+        return AppendEntry(command_id, stream, expected, new_events), item
+
+    def _commit(self, entries: list, pending: list[_Pending], touched: set, results: list) -> None:
+        if not entries:
+            return
+        try:
+            outcomes = self.store.append(entries, snapshots=self._due_snapshots(touched))
+        except StorageError as e:
+            self._forget(touched)
+            self.stats.failed_batches += 1
+            for item in pending:
+                results[item.index] = failed(f"not written: {e}", item.command_id)
+            return
+        for outcome, item in zip(outcomes, pending, strict=True):
+            if outcome.duplicate:  # recorded by someone else meanwhile: our tentative state is wrong
+                self._forget({item.stream})
+                results[item.index] = self._result_of(outcome)
+            elif outcome.rejection is not None:
+                results[item.index] = rejected(outcome)
+            else:
+                results[item.index] = accepted(outcome, item.events)
+
+    def _due_snapshots(self, touched: set) -> list[Snapshot]:
+        due = []
+        for stream in touched:
+            live = self.live.get(stream)
+            if live and live.version - live.snapshot_version >= self.settings.snapshot_every:
+                due.append(Snapshot(stream, live.version, live.state.encore_snapshot(),
+                                    type(live.state).encore_snapshot_version))
+                live.snapshot_version = live.version
+        return due
+
+    def _result_of(self, outcome: CommandOutcome) -> dict:
+        if outcome.rejection is not None:
+            return rejected(outcome)
+        first = outcome.position - outcome.event_count
+        events = self.store.read_log(after=first, limit=outcome.event_count)
+        return accepted(outcome, [{"type": e.type, "data": e.data} for e in events])
+
+    # ---------------------------------------------------------------- activation
+
+    def activate(self, stream: str, aggregate_type: type[Aggregate]) -> LiveAggregate:
+        """The live instance, activated from its snapshot and the tail of its stream if needed."""
+        live = self.live.get(stream)
+        now = time.monotonic()
+        if live is not None:
+            self.live.move_to_end(stream)
+            live.last_used = now
+            return live
+        state, version = aggregate_type(), 0
+        snapshot = self.store.load_snapshot(stream)
+        if snapshot is not None and snapshot.schema_version == aggregate_type.encore_snapshot_version:
+            state.encore_restore(snapshot.state)
+            version = snapshot.version
+        for stored in self.store.read_stream(stream, after_version=version):
+            state.apply(self.app.decode(stored))
+            version = stored.version
+        live = LiveAggregate(state, version, snapshot.version if snapshot else 0, now)
+        self.live[stream] = live
+        self.stats.activations += 1
+        return live
+
+    def _forget(self, streams: set) -> None:
+        for stream in streams:
+            self.live.pop(stream, None)
+
+    def _passivate_over_cap(self) -> None:
+        while len(self.live) > self.settings.max_live_aggregates:
+            self.live.popitem(last=False)
+            self.stats.passivations += 1
+
+    def passivate_idle(self, now: float | None = None) -> int:
+        """Drop aggregates unused for `idle_passivation_s`. Their state is all in the store."""
+        limit = (time.monotonic() if now is None else now) - self.settings.idle_passivation_s
+        dropped = 0
+        while self.live:
+            stream, live = next(iter(self.live.items()))
+            if live.last_used > limit:
+                break
+            del self.live[stream]
+            dropped += 1
+        self.stats.passivations += dropped
+        return dropped
+
+
+# ---------------------------------------------------------------- plain results
+
+
+def accepted(outcome: CommandOutcome, events: list[dict]) -> dict:
+    return {
+        "status": "accepted", "command_id": outcome.command_id, "stream": outcome.stream,
+        "version": outcome.version, "position": outcome.position, "events": events,
+        "duplicate": outcome.duplicate,
+    }
+
+
+def rejected(outcome: CommandOutcome) -> dict:
+    return {
+        "status": "rejected", "command_id": outcome.command_id, "stream": outcome.stream,
+        "code": outcome.rejection.code, "message": outcome.rejection.message,
+        "position": outcome.position, "duplicate": outcome.duplicate,
+    }
+
+
+def invalid(error: ValidationFailed, command_id: Any) -> dict:
+    return {"status": "invalid", "command_id": command_id, "code": "invalid",
+            "message": str(error), "errors": error.errors}
+
+
+def failed(message: str, command_id: Any) -> dict:
+    return {"status": "failed", "command_id": command_id, "code": "failed", "message": message}
+
+
+def _unpack_item(item: Any) -> tuple[str, dict, str]:
+    if not isinstance(item, list | tuple) or len(item) != 3:
+        raise ValidationFailed("a command must travel as (type, fields, command id)")
+    type_name, data, command_id = item
+    if not isinstance(command_id, str) or not command_id or len(command_id) > 200 or "\x00" in command_id:
+        raise ValidationFailed(f"command id {command_id!r} must be a non-empty string of at most 200 characters")
+    if not isinstance(type_name, str):
+        raise ValidationFailed(f"command type must be a string, not {type(type_name).__name__}")
+    return type_name, data, command_id
+
+
+def _command_id_of(item: Any) -> Any:
+    if isinstance(item, list | tuple) and len(item) == 3 and isinstance(item[2], str):
+        return item[2]
+    return None

@@ -1,0 +1,126 @@
+"""The messages actors and clients exchange: small immutable values of plain data.
+
+Under multiprocTCPBase, Thespian pickles them; each carries only str/int/float/list/dict (and
+actor addresses), and everything that arrives is validated before use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# ---------------------------------------------------------------- set-up (supervisor -> children)
+
+
+@dataclass(frozen=True)
+class StartSystem:
+    app: Any                 # an App (in-process) or its import path (multi-process)
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Configure:
+    role: str                # "shard" | "projection"
+    index: int
+    app: Any
+    settings: dict[str, Any]
+    view: str = ""           # projections: which view
+
+
+@dataclass(frozen=True)
+class Ready:
+    role: str
+    index: int
+    view: str = ""
+    error: str = ""          # set when the child could not start (bad data directory...)
+
+
+@dataclass(frozen=True)
+class SystemReady:
+    topology: Topology | None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class GetTopology:
+    pass
+
+
+@dataclass(frozen=True)
+class Topology:
+    shards: list[Any]                       # shard addresses, index = shard number
+    views: dict[str, list[Any]]             # view name -> replica addresses
+    app_path: str | None
+    generation: int = 0                     # grows with every restart
+
+
+# ---------------------------------------------------------------- commands (client -> shard)
+
+
+@dataclass(frozen=True)
+class CommandBatch:
+    batch_id: str
+    commands: list[tuple[str, dict, str]]   # (command type, fields, command id)
+
+
+@dataclass(frozen=True)
+class BatchResults:
+    batch_id: str
+    results: list[dict]                     # one plain result per command, same order
+
+
+# ---------------------------------------------------------------- queries (client -> projection)
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    query_id: str
+    type: str
+    data: dict
+    after: int = 0                          # read-your-writes: the view must have applied this offset
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    query_id: str
+    ok: bool
+    answer: Any = None
+    error: dict = field(default_factory=dict)   # {"kind": ..., "message": ...}
+    checkpoint: int = 0
+
+
+# ---------------------------------------------------------------- operations
+
+
+@dataclass(frozen=True)
+class StatusRequest:
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    request_id: str
+    status: dict
+
+
+@dataclass(frozen=True)
+class Flush:
+    """Write what is held (view snapshots) before a shutdown."""
+
+
+@dataclass(frozen=True)
+class Flushed:
+    role: str
+    index: int
+    view: str = ""
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    pass
+
+
+@dataclass(frozen=True)
+class Stopped:
+    report: dict

@@ -1,0 +1,115 @@
+"""The projection actor: one replica of a view. Follows the log and answers queries.
+
+It polls the store every `poll_interval_s` (a read of the head, cheap) and catches up in ranges;
+a query with `after=position` catches up at once and, if the log has not reached that position
+yet, waits (bounded by the query's timeout). Answers are copies. Replica 0 saves view snapshots.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import timedelta
+
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
+
+from storage import open_store
+from storage.errors import EncoreError, ValidationFailed
+
+from .messages import Configure, Flush, Flushed, QueryAnswer, QueryRequest, Ready, StatusReport, StatusRequest
+from .settings import Settings
+from .shard import open_app
+from .viewing import ViewFollower
+
+log = logging.getLogger("encore.projection")
+CATCH_UP_SLICE = 50_000  # events per wakeup, so queries are answered between slices
+
+
+class ProjectionActor(ActorTypeDispatcher):
+    def __init__(self) -> None:
+        super().__init__()
+        self.follower: ViewFollower | None = None
+        self.store = None
+        self.index, self.view = -1, ""
+        self.waiting: list[tuple[QueryRequest, object, float]] = []  # (query, reply to, deadline)
+        self.poll = 0.05
+
+    def receiveMsg_Configure(self, msg: Configure, sender) -> None:
+        self.index, self.view = msg.index, msg.view
+        try:
+            settings = Settings.from_plain(msg.settings)
+            self.poll = settings.poll_interval_s
+            self.store = open_store(settings.store_dir)
+            self.follower = ViewFollower(open_app(msg.app), msg.view, self.store, settings, persist=msg.index == 0)
+            self.follower.resume()
+        except (EncoreError, OSError) as e:
+            log.error("projection %s/%d could not start: %s", msg.view, msg.index, e)
+            self.send(sender, Ready("projection", msg.index, msg.view, error=str(e)))
+            return
+        self.wakeupAfter(timedelta(seconds=0))
+        self.send(sender, Ready("projection", msg.index, msg.view))
+
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender) -> None:
+        if self.follower is None:
+            return
+        consumed = self.follower.catch_up(max_events=CATCH_UP_SLICE)
+        self.follower.save_if_due()
+        self._answer_waiting()
+        self.wakeupAfter(timedelta(seconds=0 if consumed >= CATCH_UP_SLICE else self.poll))
+
+    def receiveMsg_QueryRequest(self, msg: QueryRequest, sender) -> None:
+        if self.follower is None:
+            self.send(sender, _error(msg, "unavailable", f"view {self.view} is not ready; retry"))
+            return
+        if self.follower.checkpoint < msg.after:
+            self.follower.catch_up()
+        if self.follower.checkpoint < msg.after and self.follower.failure is None:
+            self.waiting.append((msg, sender, time.monotonic() + max(0.0, msg.timeout_s)))
+            return
+        self.send(sender, self._answer(msg))
+
+    def _answer(self, msg: QueryRequest) -> QueryAnswer:
+        try:
+            answer = self.follower.answer(msg.type, msg.data)
+        except ValidationFailed as e:
+            return _error(msg, "invalid", str(e), errors=e.errors)
+        except EncoreError as e:
+            return _error(msg, "failed", str(e))
+        return QueryAnswer(msg.query_id, True, answer, checkpoint=self.follower.checkpoint)
+
+    def _answer_waiting(self) -> None:
+        now, still = time.monotonic(), []
+        for msg, reply_to, deadline in self.waiting:
+            if self.follower.checkpoint >= msg.after or self.follower.failure is not None:
+                self.send(reply_to, self._answer(msg))
+            elif now >= deadline:
+                self.send(reply_to, _error(
+                    msg, "timeout",
+                    f"view {self.view} reached offset {self.follower.checkpoint}, not {msg.after}, within "
+                    f"{msg.timeout_s}s; the position may not exist yet, or the view is far behind",
+                ))
+            else:
+                still.append((msg, reply_to, deadline))
+        self.waiting = still
+
+    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
+        status = self.follower.status() if self.follower else {"view": self.view}
+        status.update({"role": "projection", "name": f"{self.view}-{self.index}", "index": self.index,
+                       "pid": os.getpid(), "waiting_queries": len(self.waiting)})
+        self.send(sender, StatusReport(msg.request_id, status))
+
+    def receiveMsg_Flush(self, msg: Flush, sender) -> None:
+        if self.follower is not None:
+            self.follower.catch_up()
+            self.follower.save_if_due(force=True)
+        self.send(sender, Flushed("projection", self.index, self.view))
+
+    def receiveMsg_ActorExitRequest(self, msg: ActorExitRequest, sender) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+
+def _error(msg: QueryRequest, kind: str, message: str, errors: list | None = None) -> QueryAnswer:
+    return QueryAnswer(msg.query_id, False, error={"kind": kind, "message": message, "errors": errors or []})

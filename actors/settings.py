@@ -1,0 +1,76 @@
+"""Typed, keyword-only configuration, optionally read from ENCORE_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from storage.errors import ConfigError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    data_dir: Path
+    shards: int = 2                       # shard actors (one process each when launched)
+    replicas: int = 1                     # replicas of each projection; queries are spread over them
+    snapshot_every: int = 100             # an aggregate snapshot every N of its events
+    max_live_aggregates: int = 50_000     # per shard; least recently used are passivated past it
+    idle_passivation_s: float = 600.0     # aggregates idle this long are passivated
+    view_snapshot_every: int = 50_000     # a view snapshot after this many new events...
+    view_snapshot_interval_s: float = 10.0  # ...or this long after the last one, if it moved
+    poll_interval_s: float = 0.05         # how often projections look for new events
+    max_command_bytes: int = 64 * 1024    # encoded size limit of one command's fields
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        for name in ("shards", "replicas", "snapshot_every", "max_live_aggregates",
+                     "view_snapshot_every", "max_command_bytes"):
+            _require(name, getattr(self, name), minimum=1)
+        for name in ("idle_passivation_s", "view_snapshot_interval_s", "poll_interval_s"):
+            _require(name, getattr(self, name), minimum=0.001)
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    def to_plain(self) -> dict[str, Any]:
+        plain = asdict(self)
+        plain["data_dir"] = str(self.data_dir)
+        return plain
+
+    @classmethod
+    def from_plain(cls, plain: dict[str, Any]) -> Settings:
+        return cls(**plain)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ENCORE_<NAME> variables (e.g. ENCORE_SHARDS=4), then `overrides`."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f"ENCORE_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _parse(f.name, raw, f.type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" not in values:
+            values["data_dir"] = Path(environ.get("ENCORE_DATA", "./data"))
+        return cls(**values)
+
+
+def _parse(name: str, raw: str, kind: Any) -> Any:
+    kind = str(kind)
+    try:
+        if "int" in kind:
+            return int(raw)
+        if "float" in kind:
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"ENCORE_{name.upper()}={raw!r}: expected a number") from None
+    return raw
+
+
+def _require(name: str, value: Any, *, minimum: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise ConfigError(f"setting {name}={value!r} is invalid: it must be a number >= {minimum}")

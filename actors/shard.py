@@ -1,0 +1,82 @@
+"""The shard actor: hosts aggregate instances, decides and group-commits batches of commands.
+
+One OS process per shard under multiprocTCPBase. It opens the store itself, after it started
+(never across a fork), and creates no child actors. Failures go back as values, never raised
+to Thespian.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
+
+from storage import open_store
+from storage.errors import EncoreError
+
+from .app import App, load_app
+from .hosting import AggregateHost
+from .messages import BatchResults, CommandBatch, Configure, Flush, Flushed, Ready, StatusReport, StatusRequest
+from .settings import Settings
+
+log = logging.getLogger("encore.shard")
+
+
+def open_app(app: App | str) -> App:
+    return app if isinstance(app, App) else load_app(app)
+
+
+class Shard(ActorTypeDispatcher):
+    def __init__(self) -> None:
+        super().__init__()
+        self.host: AggregateHost | None = None
+        self.store = None
+        self.index = -1
+
+    def receiveMsg_Configure(self, msg: Configure, sender) -> None:
+        self.index = msg.index
+        try:
+            settings = Settings.from_plain(msg.settings)
+            self.store = open_store(settings.store_dir)
+            self.host = AggregateHost(open_app(msg.app), self.store, settings)
+        except (EncoreError, OSError) as e:
+            log.error("shard %d could not start: %s", msg.index, e)
+            self.send(sender, Ready("shard", msg.index, error=str(e)))
+            return
+        self.wakeupAfter(timedelta(seconds=min(60.0, settings.idle_passivation_s / 4)))
+        self.send(sender, Ready("shard", msg.index))
+
+    def receiveMsg_CommandBatch(self, msg: CommandBatch, sender) -> None:
+        if self.host is None:
+            results = [{"status": "failed", "code": "failed", "command_id": None,
+                        "message": f"shard {self.index} is not configured yet; retry"}] * len(msg.commands)
+        else:
+            results = self.host.handle_batch(msg.commands)
+        self.send(sender, BatchResults(msg.batch_id, results))
+
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender) -> None:
+        if self.host is not None:
+            self.host.passivate_idle()
+            self.wakeupAfter(timedelta(seconds=min(60.0, self.host.settings.idle_passivation_s / 4)))
+
+    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
+        stats = self.host.stats if self.host else None
+        self.send(sender, StatusReport(msg.request_id, {
+            "role": "shard", "name": f"shard-{self.index}", "index": self.index, "pid": os.getpid(),
+            "live_aggregates": len(self.host.live) if self.host else 0,
+            "commands": stats.commands if stats else 0, "batches": stats.batches if stats else 0,
+            "activations": stats.activations if stats else 0,
+            "passivations": stats.passivations if stats else 0,
+            "failed_batches": stats.failed_batches if stats else 0,
+            "head_offset": self.store.head_offset() if self.store else 0,
+        }))
+
+    def receiveMsg_Flush(self, msg: Flush, sender) -> None:
+        self.send(sender, Flushed("shard", self.index))  # every acknowledged batch is committed
+
+    def receiveMsg_ActorExitRequest(self, msg: ActorExitRequest, sender) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None

@@ -1,0 +1,127 @@
+"""The runtime on simpleSystemBase: routing, group commit, idempotency, snapshots, views."""
+
+import pytest
+
+from actors.client import Encore
+from examples.bank import (
+    Deposit,
+    GetAuditTrail,
+    GetBalance,
+    GetTotalBalance,
+    OpenAccount,
+    Withdraw,
+    app,
+)
+from storage import open_store
+from storage.errors import AskTimeout, ValidationFailed
+
+
+@pytest.fixture
+def encore(tmp_path):
+    with Encore.embedded(app, tmp_path, snapshot_every=10, max_live_aggregates=50) as e:
+        yield e
+
+
+def test_ask_returns_stream_version_position_and_events(encore):
+    result = encore.ask(OpenAccount(account_id="a1", owner="ann"))
+    assert (result.status, result.stream, result.version, result.position) == ("accepted", "account:a1", 1, 1)
+    assert result.events == [{"type": "AccountOpened", "data": {"account_id": "a1", "owner": "ann"}}]
+
+
+def test_a_rejection_carries_the_domain_code_and_writes_nothing(encore):
+    encore.ask(OpenAccount(account_id="a1", owner="ann"))
+    result = encore.ask(Withdraw(account_id="a1", amount=5))
+    assert (result.status, result.code) == ("rejected", "insufficient_funds")
+    assert encore.ask(Deposit(account_id="a1", amount=1)).position == 2
+
+
+def test_ask_many_returns_results_in_the_callers_order_one_batch_per_shard(encore, tmp_path):
+    opens = [OpenAccount(account_id=f"a{i}", owner="o") for i in range(40)]
+    results = encore.ask_many(opens)
+    assert [r.stream for r in results] == [f"account:a{i}" for i in range(40)]
+    assert sorted(r.position for r in results) == list(range(1, 41))
+    shards = encore.status()["actors"]
+    assert sum(a.get("batches", 0) for a in shards) == 2  # one commit per shard
+
+
+def test_a_retried_command_id_applies_once_and_returns_the_first_result(encore):
+    encore.ask(OpenAccount(account_id="a1", owner="ann"))
+    first = encore.ask(Deposit(account_id="a1", amount=10), command_id="dep-1")
+    again = encore.ask(Deposit(account_id="a1", amount=10), command_id="dep-1")
+    assert again.duplicate and again.position == first.position and again.events == first.events
+    assert encore.query(GetBalance(account_id="a1"), after=again.position)["balance"] == 10
+
+
+def test_a_retried_rejection_returns_the_rejection(encore):
+    encore.ask(OpenAccount(account_id="a1", owner="ann"))
+    first = encore.ask(Withdraw(account_id="a1", amount=10), command_id="w-1")
+    encore.ask(Deposit(account_id="a1", amount=100))
+    again = encore.ask(Withdraw(account_id="a1", amount=10), command_id="w-1")
+    assert first.code == again.code == "insufficient_funds" and again.duplicate
+
+
+def test_read_your_writes_sees_the_command(encore):
+    encore.ask(OpenAccount(account_id="a1", owner="ann"))
+    result = encore.ask(Deposit(account_id="a1", amount=7))
+    assert encore.query(GetBalance(account_id="a1"), after=result.position)["balance"] == 7
+    trail = encore.query(GetAuditTrail(account_id="a1"), after=result.position)["entries"]
+    assert [(e["kind"], e["balance"]) for e in trail] == [("opened", 0), ("deposit", 7)]
+
+
+def test_a_query_after_a_position_that_does_not_exist_times_out_clearly(encore):
+    with pytest.raises(AskTimeout, match="not 999"):
+        encore.query(GetTotalBalance(), after=999, timeout=0.3)
+
+
+def test_answers_are_copies(encore):
+    encore.ask(OpenAccount(account_id="a1", owner="ann"))
+    result = encore.ask(Deposit(account_id="a1", amount=7))
+    trail = encore.query(GetAuditTrail(account_id="a1"), after=result.position)
+    trail["entries"].clear()
+    assert len(encore.query(GetAuditTrail(account_id="a1"))["entries"]) == 2
+
+
+def test_invalid_commands_and_queries_are_refused_with_the_field_and_write_nothing(encore):
+    with pytest.raises(ValidationFailed, match="amount"):
+        encore.ask_raw("Deposit", {"account_id": "a1", "amount": "lots"})
+    with pytest.raises(ValidationFailed, match="unknown command type"):
+        encore.ask_raw("Steal", {"account_id": "a1"})
+    with pytest.raises(ValidationFailed, match="account_id"):
+        encore.query_raw("GetBalance", {"acount_id": "a1"})
+    assert encore.status()["head_offset"] == 0
+
+
+def test_aggregates_passivate_past_the_cap_and_reactivate_from_the_store(encore):
+    encore.ask_many([OpenAccount(account_id=f"a{i}", owner="o") for i in range(200)])
+    encore.ask_many([Deposit(account_id=f"a{i}", amount=i + 1) for i in range(200)])
+    shards = [a for a in encore.status()["actors"] if a["role"] == "shard"]
+    assert all(s["live_aggregates"] <= 50 for s in shards)
+    assert sum(s["passivations"] for s in shards) > 0
+    result = encore.ask(Withdraw(account_id="a0", amount=1))  # a0 was passivated long ago
+    assert result.accepted and result.version == 3
+    assert encore.ask(Withdraw(account_id="a0", amount=1)).code == "insufficient_funds"
+
+
+def test_snapshots_are_written_every_n_events_and_used_on_activation(tmp_path):
+    with Encore.embedded(app, tmp_path, snapshot_every=10, max_live_aggregates=1) as encore:
+        encore.ask(OpenAccount(account_id="a1", owner="ann"))
+        encore.ask_many([Deposit(account_id="a1", amount=1) for _ in range(24)])
+        encore.ask(OpenAccount(account_id="other", owner="o"))  # evicts a1 (cap 1)
+        assert encore.ask(Withdraw(account_id="a1", amount=24)).version == 26
+        assert encore.ask(Withdraw(account_id="a1", amount=1)).code == "insufficient_funds"
+    with open_store(tmp_path / "store") as store:
+        snapshot = store.load_snapshot("account:a1")
+        assert snapshot.version >= 20 and snapshot.state["balance"] == snapshot.version - 1
+
+
+def test_a_view_resumes_from_its_snapshot_after_a_restart(tmp_path):
+    with Encore.embedded(app, tmp_path) as encore:
+        encore.ask_many([OpenAccount(account_id=f"a{i}", owner="o") for i in range(30)])
+        last = encore.ask_many([Deposit(account_id=f"a{i}", amount=2) for i in range(30)])[-1]
+        encore.query(GetTotalBalance(), after=last.position)
+    with open_store(tmp_path / "store") as store:  # the clean stop saved the view
+        assert store.load_view("balances").checkpoint == 60
+    with Encore.embedded(app, tmp_path) as encore:
+        views = {a["name"]: a for a in encore.status()["actors"]}
+        assert views["balances-0"]["resumed_from"] == 60
+        assert encore.query(GetTotalBalance(), after=60) == {"total": 60, "accounts": 30}
