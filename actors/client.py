@@ -40,8 +40,20 @@ from storage.errors import (
 
 from .app import App, load_app
 from .domain import Command, Query
-from .messages import BatchResults, CommandBatch, GetTopology, QueryAnswer, QueryRequest, StartSystem, StatusReport, StatusRequest
-from .messages import Shutdown, Stopped, SystemReady, Topology
+from .messages import (
+    BatchResults,
+    CommandBatch,
+    GetTopology,
+    QueryAnswer,
+    QueryRequest,
+    Shutdown,
+    StartSystem,
+    StatusReport,
+    StatusRequest,
+    Stopped,
+    SystemReady,
+    Topology,
+)
 from .settings import Settings
 from .supervisor import Supervisor
 

@@ -1,0 +1,241 @@
+"""`bin/encore`: start, run, stop and inspect a system; send commands and queries to it.
+
+Exit codes: 0 success (command accepted), 1 rejected by the domain, 2 invalid input, no system or
+any other error. Every error says what was wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from storage import open_store
+from storage.errors import EncoreError, ValidationFailed
+
+from . import system
+from .settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_APP = "examples.all:app"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except EncoreError as e:
+        _fail(args, str(e), kind=type(e).__name__)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="encore", description="Run and use an Encore system.")
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data", type=Path, default=Path(os.environ.get("ENCORE_DATA", "./data")),
+                      help="data directory; it names the system (default ./data or $ENCORE_DATA)")
+    data.add_argument("--json", action="store_true", help="print JSON")
+    sub = parser.add_subparsers(dest="command", required=True)
+    launch = argparse.ArgumentParser(add_help=False, parents=[data])
+    launch.add_argument("--app", default=DEFAULT_APP, help=f"app import path (default {DEFAULT_APP})")
+    launch.add_argument("--shards", type=int, default=None, help="shard processes (default 2)")
+    launch.add_argument("--port", type=int, default=system.DEFAULT_PORT, help="Thespian Admin port")
+    launch.add_argument("--allow-remote", metavar="HOST", default=None,
+                        help="listen on HOST beyond loopback: DANGEROUS, Thespian unpickles what reaches it")
+    for name, handler, text in (("start", cmd_start, "launch the system in the background"),
+                                ("run", cmd_run, "run the system in the foreground (Ctrl-C stops it)")):
+        sub.add_parser(name, parents=[launch], help=text).set_defaults(handler=handler)
+    sub.add_parser("stop", parents=[data], help="stop the system gracefully").set_defaults(handler=cmd_stop)
+    sub.add_parser("status", parents=[data], help="actors, pids, counters, lag").set_defaults(handler=cmd_status)
+    for name, handler, text in (("send", cmd_send, "send one command"), ("query", cmd_query, "ask one query")):
+        p = sub.add_parser(name, parents=[data], help=text)
+        p.add_argument("type", help="command or query type, e.g. Deposit")
+        p.add_argument("fields", nargs="*", help="field=value (value parsed as JSON when it parses)")
+        p.add_argument("--timeout", type=float, default=10.0)
+        if name == "query":
+            p.add_argument("--after", type=int, default=0, help="read-your-writes: wait for this log position")
+        else:
+            p.add_argument("--id", dest="command_id", default=None, help="command id (retries reuse it)")
+        p.set_defaults(handler=handler)
+    events = sub.add_parser("events", parents=[data], help="print the log or one stream")
+    events.add_argument("--stream", help="TYPE:ID, e.g. account:a1")
+    events.add_argument("--after", type=int, default=0)
+    events.add_argument("--limit", type=int, default=100)
+    events.add_argument("--follow", action="store_true", help="keep printing new events (Ctrl-C ends)")
+    events.set_defaults(handler=cmd_events)
+    return parser
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(data_dir=args.data.resolve(), shards=args.shards)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _warn_remote(args)
+    report = system.run(args.app, settings, port=args.port, host=args.allow_remote,
+                        allow_remote=bool(args.allow_remote))
+    print(f"stopped: flushed {len(report.get('flushed', []))} actors, stopped {len(report.get('stopped', []))}")
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _warn_remote(args)
+    system.check_can_start(settings, args.port)
+    log_dir = settings.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(ROOT / "bin" / "encore"), "run", "--data", str(settings.data_dir),
+               "--app", args.app, "--port", str(args.port)]
+    if args.shards:
+        command += ["--shards", str(args.shards)]
+    if args.allow_remote:
+        command += ["--allow-remote", args.allow_remote]
+    with open(log_dir / "launcher.log", "ab") as out:
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 start_new_session=True, cwd=ROOT)
+    state = _wait_started(settings.data_dir, child, log_dir)
+    if args.json:
+        print(json.dumps({"pid": state["pid"], "port": state["port"], "logs": state["log_dir"]}))
+    else:
+        print(f"Encore is running: pid {state['pid']}, port {state['port']}, data {settings.data_dir}, "
+              f"logs {state['log_dir']}")
+    return 0
+
+
+def _wait_started(data_dir: Path, child: subprocess.Popen, log_dir: Path, timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            tail = (log_dir / "launcher.log").read_text(errors="replace").strip().splitlines()[-5:]
+            raise system.SystemError_("the system failed to start:\n  " + "\n  ".join(tail))
+        state = system.read_state(data_dir)
+        if state and state.get("pid") == child.pid:
+            return state
+        time.sleep(0.1)  # waiting on another process to write its state file
+    child.terminate()
+    raise system.SystemError_(f"the system did not start within {timeout}s; see {log_dir}")
+
+
+def _warn_remote(args: argparse.Namespace) -> None:
+    if args.allow_remote:
+        print(f"WARNING: listening on {args.allow_remote}. Thespian accepts pickled messages without "
+              f"authentication on every actor port: anyone who can reach them can run code as this user. "
+              f"Only do this on a trusted, firewalled network.", file=sys.stderr)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    state = system.request_stop(args.data.resolve())
+    print(f"stopped the Encore system of {args.data} (pid {state['pid']}, port {state['port']}): "
+          f"views saved, every actor exited")
+    return 0
+
+
+# ---------------------------------------------------------------- using it
+
+
+def _client(args: argparse.Namespace):
+    from .client import Encore
+
+    return Encore.attach(args.data.resolve())
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        status = client.status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"head offset {status['head_offset']}, uptime {status['uptime_s']:.0f}s, app {status['app']}")
+    for a in status["actors"]:
+        extra = ""
+        if a["role"] == "shard":
+            extra = f"live {a.get('live_aggregates')} commands {a.get('commands')} batches {a.get('batches')}"
+        elif a["role"] == "projection":
+            extra = f"checkpoint {a.get('checkpoint')} lag {a.get('lag')}"
+        print(f"  {a['role']:11} {a['name']:20} pid {a.get('pid')!s:8} restarts {a.get('restarts', 0)}  {extra}")
+    return 0
+
+
+def parse_fields(pairs: list[str]) -> dict[str, Any]:
+    fields = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise ValidationFailed(f"argument {pair!r} must look like field=value")
+        try:
+            fields[name] = json.loads(raw)
+        except ValueError:
+            fields[name] = raw
+    return fields
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    fields = parse_fields(args.fields)
+    with _client(args) as client:
+        try:
+            result = client.ask_raw(args.type, fields, command_id=args.command_id, timeout=args.timeout)
+        except ValidationFailed as e:
+            _print(args, {"status": "invalid", "code": "invalid", "message": str(e), "errors": e.errors})
+            return 2
+    plain = {k: v for k, v in vars(result).items() if v not in (None, [], False) or k == "status"}
+    _print(args, plain)
+    return 0 if result.accepted else 1
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        answer = client.query_raw(args.type, parse_fields(args.fields), after=args.after, timeout=args.timeout)
+    _print(args, answer)
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    store_dir = args.data.resolve() / "store"
+    if not (store_dir / "data.mdb").exists():
+        raise system.NoSystemRunning(f"{args.data} holds no Encore store; start a system with `bin/encore start`")
+    with open_store(store_dir) as store:
+        after = args.after
+        while True:
+            if args.stream:
+                events = store.read_stream(args.stream, after_version=after, limit=args.limit)
+                after = events[-1].version if events else after
+            else:
+                events = store.read_log(after=after, limit=args.limit)
+                after = events[-1].offset if events else after
+            for e in events:
+                _print_event(args, e)
+            if not args.follow:
+                return 0
+            sys.stdout.flush()
+            if not events:
+                time.sleep(0.2)  # --follow polls the log; nothing to wait on in another process
+
+
+def _print_event(args: argparse.Namespace, e) -> None:
+    if args.json:
+        print(json.dumps(e._asdict()))
+    else:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.time))
+        print(f"{e.offset:>8} {e.stream:24} v{e.version:<5} {e.type:18} {json.dumps(e.data)} {stamp}")
+
+
+def _print(args: argparse.Namespace, value: Any) -> None:
+    print(json.dumps(value, indent=None if args.json else 2, default=str))
+
+
+def _fail(args: argparse.Namespace, message: str, *, kind: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps({"status": "invalid" if kind == "ValidationFailed" else "error", "error": kind,
+                          "message": message}))
+    print(f"encore: {message}", file=sys.stderr)

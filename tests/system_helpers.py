@@ -1,0 +1,105 @@
+"""Start and stop real launched systems for tests; never leave a process behind."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENCORE = [sys.executable, str(ROOT / "bin" / "encore")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def encore(*args, data, timeout=60, check=False):
+    done = subprocess.run([*ENCORE, *args, "--data", str(data)], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+    if check and done.returncode != 0:
+        raise AssertionError(f"encore {args} failed ({done.returncode}): {done.stdout}{done.stderr}")
+    return done
+
+
+def encore_json(*args, data, timeout=60):
+    done = encore(*args, "--json", data=data, timeout=timeout)
+    return done.returncode, json.loads(done.stdout)
+
+
+class RunningSystem:
+    def __init__(self, data: Path, port: int):
+        self.data, self.port = data, port
+        done = encore("start", "--port", str(port), data=data, timeout=150, check=True)
+        self.state = json.loads((data / "system.json").read_text())
+        self.pid = self.state["pid"]
+        self.start_output = done.stdout
+
+    def stop(self):
+        if (self.data / "system.json").exists():
+            encore("stop", data=self.data, timeout=120)
+        self.kill_leftovers()
+
+    def kill_leftovers(self):
+        """Kill, by pid, whatever process of this system is still alive (after a failed test)."""
+        for pid in system_pids(self.data):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def listening_sockets(pids) -> list[tuple[str, int]]:
+    """(address, port) of every TCP socket in LISTEN state held by one of `pids`, from /proc."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except (FileNotFoundError, PermissionError):
+            continue
+    found = []
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            parts = line.split()
+            if parts[3] != "0A" or parts[9] not in inodes:  # 0A: LISTEN
+                continue
+            hex_addr, hex_port = parts[1].split(":")
+            found.append((_address(hex_addr, width), int(hex_port, 16)))
+    return found
+
+
+def _address(hex_addr: str, width: int) -> str:
+    if width == 8:
+        return socket.inet_ntop(socket.AF_INET, bytes.fromhex(hex_addr)[::-1])
+    raw = b"".join(bytes.fromhex(hex_addr[i:i + 8])[::-1] for i in range(0, 32, 8))
+    return socket.inet_ntop(socket.AF_INET6, raw)
+
+
+def system_pids(data: Path) -> list[int]:
+    """Every process of the system running on `data`: the run process and the actor processes
+    Thespian forked from it (they keep its command line, which names this data directory)."""
+    marker = f"run\0--data\0{Path(data).resolve()}\0".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except (FileNotFoundError, PermissionError, ProcessLookupError):
+                continue
+            if marker in cmdline and _alive(int(entry)):
+                found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
