@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) bin/bench-storage --quick
+	$(PY) -m examples.session
 
 test: $(STAMP)
 	$(PY) -m pytest -q

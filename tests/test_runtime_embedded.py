@@ -125,3 +125,12 @@ def test_a_view_resumes_from_its_snapshot_after_a_restart(tmp_path):
         views = {a["name"]: a for a in encore.status()["actors"]}
         assert views["balances-0"]["resumed_from"] == 60
         assert encore.query(GetTotalBalance(), after=60) == {"total": 60, "accounts": 30}
+
+
+def test_queries_are_spread_over_projection_replicas(tmp_path):
+    with Encore.embedded(app, tmp_path, replicas=2) as encore:
+        result = encore.ask(OpenAccount(account_id="a1", owner="ann"))
+        for _ in range(4):
+            assert encore.query(GetBalance(account_id="a1"), after=result.position)["open"]
+        replicas = [a for a in encore.status()["actors"] if a["role"] == "projection" and a["view"] == "balances"]
+        assert len(replicas) == 2 and [r["queries"] for r in replicas] == [2, 2]
