@@ -74,12 +74,7 @@ class App:
 
     def parse_command(self, type_name: str, data: Any) -> Command:
         """The command of that type from plain data, or ValidationFailed saying what is wrong."""
-        entry = self.commands.get(type_name) if isinstance(type_name, str) else None
-        if entry is None:
-            raise ValidationFailed(
-                f"unknown command type {type_name!r}; known: {', '.join(sorted(self.commands))}"
-            )
-        return _validate(entry[0], data, f"command {type_name}")
+        return _parse(self.commands, "command", type_name, data)
 
     def aggregate_for(self, command: Command) -> type[Aggregate]:
         return self.commands[type(command).__name__][1]
@@ -99,15 +94,17 @@ class App:
     # ---------------------------------------------------------------- queries
 
     def parse_query(self, type_name: str, data: Any) -> Query:
-        entry = self.queries.get(type_name) if isinstance(type_name, str) else None
-        if entry is None:
-            raise ValidationFailed(
-                f"unknown query type {type_name!r}; known: {', '.join(sorted(self.queries))}"
-            )
-        return _validate(entry[0], data, f"query {type_name}")
+        return _parse(self.queries, "query", type_name, data)
 
     def view_of(self, query_type_name: str) -> str:
         return self.queries[query_type_name][1]
+
+
+def _parse(table: dict[str, tuple], kind: str, type_name: Any, data: Any) -> Any:
+    entry = table.get(type_name) if isinstance(type_name, str) else None
+    if entry is None:
+        raise ValidationFailed(f"unknown {kind} type {type_name!r}; known: {', '.join(sorted(table))}")
+    return _validate(entry[0], data, f"{kind} {type_name}")
 
 
 def _validate(model: type, data: Any, what: str) -> Any:
