@@ -370,8 +370,10 @@ def _refuse_foreign_directory(path: Path) -> None:
         return
     if not path.is_dir():
         raise IncompatibleStore(f"{path} is a file, not a store directory; choose another path")
-    names = {p.name for p in path.iterdir()}
-    if names and "data.mdb" not in names:
+    # LMDB's own files only: a store, or one another process is creating right now (lock.mdb
+    # is created before data.mdb)
+    names = {p.name for p in path.iterdir()} - {"data.mdb", "lock.mdb"}
+    if names:
         shown = ", ".join(sorted(names)[:5])
         raise IncompatibleStore(
             f"{path} is not empty and holds no Encore store (found {shown}); point Encore at an "

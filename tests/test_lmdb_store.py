@@ -62,6 +62,13 @@ def test_a_foreign_directory_is_refused(tmp_path):
         open_store(tmp_path / "s")
 
 
+def test_a_store_another_process_is_creating_is_not_taken_for_foreign(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "lock.mdb").write_bytes(b"")  # LMDB creates the lock file first
+    with open_store(tmp_path / "s") as store:
+        assert store.head_offset() == 0
+
+
 def test_a_foreign_lmdb_environment_is_refused(tmp_path):
     env = lmdb.open(str(tmp_path / "s"), max_dbs=10)
     log = env.open_db(b"log")
