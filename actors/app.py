@@ -121,6 +121,11 @@ def _validate(model: type, data: Any, what: str) -> Any:
         raise ValidationFailed(f"{what} is invalid: {detail}", errors) from None
 
 
+def resolve_app(app: App | str) -> App:
+    """An App as actors receive it: the object itself (in-process) or its import path."""
+    return app if isinstance(app, App) else load_app(app)
+
+
 def load_app(path: str) -> App:
     """Import `package.module:attr` and return the App it names."""
     module_name, _, attr = path.partition(":")

@@ -286,8 +286,9 @@ class Encore:
     # ---------------------------------------------------------------- operations
 
     def status(self, *, timeout: float = 10.0) -> dict:
-        request = StatusRequest()
-        reply = self._ask_for(self._supervisor, request, StatusReport, lambda r: True, timeout)
+        request = StatusRequest(uuid.uuid4().hex)
+        reply = self._ask_for(self._supervisor, request, StatusReport,
+                              lambda r: r.request_id == request.request_id, timeout)
         if reply is None:
             raise AskTimeout(f"the supervisor did not report its status within {timeout}s")
         return reply.status

@@ -17,9 +17,9 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 from storage import open_store
 from storage.errors import EncoreError, ValidationFailed
 
+from .app import resolve_app
 from .messages import Configure, Flush, Flushed, QueryAnswer, QueryRequest, Ready, StatusReport, StatusRequest
 from .settings import Settings
-from .shard import open_app
 from .viewing import ViewFollower
 
 log = logging.getLogger("encore.projection")
@@ -41,7 +41,7 @@ class ProjectionActor(ActorTypeDispatcher):
             settings = Settings.from_plain(msg.settings)
             self.poll = settings.poll_interval_s
             self.store = open_store(settings.store_dir)
-            self.follower = ViewFollower(open_app(msg.app), msg.view, self.store, settings, persist=msg.index == 0)
+            self.follower = ViewFollower(resolve_app(msg.app), msg.view, self.store, settings, persist=msg.index == 0)
             self.follower.resume()
         except (EncoreError, OSError) as e:
             log.error("projection %s/%d could not start: %s", msg.view, msg.index, e)
@@ -95,7 +95,7 @@ class ProjectionActor(ActorTypeDispatcher):
 
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
         status = self.follower.status() if self.follower else {"view": self.view}
-        status.update({"role": "projection", "name": f"{self.view}-{self.index}", "index": self.index,
+        status.update({"role": "projection", "view": self.view, "index": self.index,
                        "pid": os.getpid(), "waiting_queries": len(self.waiting)})
         self.send(sender, StatusReport(msg.request_id, status))
 

@@ -16,16 +16,12 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 from storage import open_store
 from storage.errors import EncoreError
 
-from .app import App, load_app
+from .app import resolve_app
 from .hosting import AggregateHost
 from .messages import BatchResults, CommandBatch, Configure, Flush, Flushed, Ready, StatusReport, StatusRequest
 from .settings import Settings
 
 log = logging.getLogger("encore.shard")
-
-
-def open_app(app: App | str) -> App:
-    return app if isinstance(app, App) else load_app(app)
 
 
 class Shard(ActorTypeDispatcher):
@@ -40,7 +36,7 @@ class Shard(ActorTypeDispatcher):
         try:
             settings = Settings.from_plain(msg.settings)
             self.store = open_store(settings.store_dir)
-            self.host = AggregateHost(open_app(msg.app), self.store, settings)
+            self.host = AggregateHost(resolve_app(msg.app), self.store, settings)
         except (EncoreError, OSError) as e:
             log.error("shard %d could not start: %s", msg.index, e)
             self.send(sender, Ready("shard", msg.index, error=str(e)))
@@ -64,7 +60,7 @@ class Shard(ActorTypeDispatcher):
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
         stats = self.host.stats if self.host else None
         self.send(sender, StatusReport(msg.request_id, {
-            "role": "shard", "name": f"shard-{self.index}", "index": self.index, "pid": os.getpid(),
+            "role": "shard", "index": self.index, "pid": os.getpid(),
             "live_aggregates": len(self.host.live) if self.host else 0,
             "commands": stats.commands if stats else 0, "batches": stats.batches if stats else 0,
             "activations": stats.activations if stats else 0,

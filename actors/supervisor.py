@@ -19,6 +19,7 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExi
 
 from storage.errors import EncoreError
 
+from .app import resolve_app
 from .messages import (
     Configure,
     Flush,
@@ -35,13 +36,17 @@ from .messages import (
 )
 from .projection import ProjectionActor
 from .settings import Settings
-from .shard import Shard, open_app
+from .shard import Shard
 
 log = logging.getLogger("encore.supervisor")
 RESTART_LIMIT = 5
 RESTART_WINDOW_S = 60.0
 STATUS_TIMEOUT_S = 3.0
 FLUSH_TIMEOUT_S = 20.0
+
+
+def slot_key(role: str, view: str, index: int) -> str:
+    return f"{role}:{view}:{index}"
 
 
 @dataclass
@@ -59,7 +64,11 @@ class Slot:
 
     @property
     def key(self) -> str:
-        return f"{self.role}:{self.view}:{self.index}"
+        return slot_key(self.role, self.view, self.index)
+
+    @property
+    def name(self) -> str:
+        return f"shard-{self.index}" if self.role == "shard" else f"{self.view}-{self.index}"
 
 
 @dataclass
@@ -67,6 +76,7 @@ class _Gathering:
     """A status request being answered: reports collected from the children."""
 
     reply_to: Any
+    caller_request_id: str
     expected: int
     reports: list[dict] = field(default_factory=list)
 
@@ -91,7 +101,7 @@ class Supervisor(ActorTypeDispatcher):
             self.send(sender, SystemReady(self._topology()))
             return
         try:
-            app = open_app(msg.app)
+            app = resolve_app(msg.app)
             settings = Settings.from_plain(msg.settings)
         except EncoreError as e:
             self.send(sender, SystemReady(None, error=str(e)))
@@ -115,7 +125,7 @@ class Supervisor(ActorTypeDispatcher):
         self.send(slot.address, Configure(slot.role, slot.index, self.app, self.settings, slot.view))
 
     def receiveMsg_Ready(self, msg: Ready, sender) -> None:
-        slot = self.slots.get(f"{msg.role}:{msg.view}:{msg.index}")
+        slot = self.slots.get(slot_key(msg.role, msg.view, msg.index))
         if slot is None:
             return
         if msg.error:
@@ -136,7 +146,7 @@ class Supervisor(ActorTypeDispatcher):
         for slot in self.slots.values():
             if slot.role == "projection" and slot.address is not None and not slot.gave_up:
                 views.setdefault(slot.view, []).append(slot.address)
-        shards = [self.slots[f"shard::{i}"].address for i in range(self._count("shard"))]
+        shards = [self.slots[slot_key("shard", "", i)].address for i in range(self._count("shard"))]
         return Topology(shards, views, self.app_path, self.generation)
 
     def _count(self, role: str) -> int:
@@ -184,7 +194,7 @@ class Supervisor(ActorTypeDispatcher):
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
         request_id = uuid.uuid4().hex
         children = [s for s in self.slots.values() if s.address is not None]
-        self.gatherings[request_id] = _Gathering(sender, len(children))
+        self.gatherings[request_id] = _Gathering(sender, msg.request_id, len(children))
         for slot in children:
             self.send(slot.address, StatusRequest(request_id))
         if not children:
@@ -204,16 +214,16 @@ class Supervisor(ActorTypeDispatcher):
         gathering = self.gatherings.pop(request_id, None)
         if gathering is None:
             return
-        self.send(gathering.reply_to, StatusReport(request_id, self._status(gathering.reports)))
+        report = StatusReport(gathering.caller_request_id, self._status(gathering.reports))
+        self.send(gathering.reply_to, report)
 
     def _status(self, reports: list[dict]) -> dict:
-        by_name = {r.get("name"): r for r in reports}
+        by_key = {slot_key(r["role"], r.get("view", ""), r["index"]): r for r in reports}
         actors = [{"role": "supervisor", "name": "supervisor", "pid": os.getpid(), "restarts": 0}]
         for slot in self.slots.values():
-            name = f"shard-{slot.index}" if slot.role == "shard" else f"{slot.view}-{slot.index}"
-            entry = {"role": slot.role, "name": name, "pid": None, "restarts": slot.restarts,
-                     "running": slot.address is not None, "crash_loop": slot.gave_up}
-            entry.update(by_name.get(name, {}))
+            entry = {"pid": None, **by_key.get(slot.key, {}), "role": slot.role, "name": slot.name,
+                     "restarts": slot.restarts, "running": slot.address is not None,
+                     "crash_loop": slot.gave_up}
             actors.append(entry)
         head = max((r.get("head_offset", 0) for r in reports), default=0)
         for entry in actors:
@@ -236,7 +246,7 @@ class Supervisor(ActorTypeDispatcher):
     def receiveMsg_Flushed(self, msg: Flushed, sender) -> None:
         if self.stopping is None:
             return
-        self.stopping["flushed"].append(f"{msg.role}:{msg.view}:{msg.index}")
+        self.stopping["flushed"].append(slot_key(msg.role, msg.view, msg.index))
         if len(self.stopping["flushed"]) >= sum(1 for s in self.slots.values() if s.address is not None):
             self._stop_children()
 
