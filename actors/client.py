@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from thespian.actors import ActorSystem
 
@@ -94,6 +94,14 @@ class CommandResult:
         if self.status == "failed":
             raise CommandFailed(self.message or "command failed", self.command_id)
         return self
+
+
+class _Outgoing(NamedTuple):
+    """A command ready to send: what travels, its id, and the shard it routes to."""
+
+    wire: tuple[str, dict, str]   # (type, fields, command id)
+    command_id: str
+    shard: int
 
 
 class ClientState(enum.Enum):
@@ -203,8 +211,8 @@ class Encore:
         the result)."""
         item = self._item(command, command_id)
         with self._endpoint() as system:
-            system.tell(self._shard_of(item[3]), CommandBatch(uuid.uuid4().hex, [item[:3]]))
-        return item[2]
+            system.tell(self._topology.shards[item.shard], CommandBatch(uuid.uuid4().hex, [item.wire]))
+        return item.command_id
 
     def ask_many(self, commands: Sequence[Command], *, command_ids: Sequence[str] | None = None,
                  timeout: float = 30.0) -> list[CommandResult]:
@@ -213,32 +221,30 @@ class Encore:
         ids = command_ids or [None] * len(commands)
         return self._send([self._item(c, i) for c, i in zip(commands, ids, strict=True)], timeout)
 
-    def _item(self, command: Command, command_id: str | None) -> tuple:
+    def _item(self, command: Command, command_id: str | None) -> _Outgoing:
         if not isinstance(command, Command):
             raise ValidationFailed(f"expected a Command, got {type(command).__name__}")
-        if type(command).__name__ not in self.app.commands:
-            raise ValidationFailed(f"command type {type(command).__name__} is not part of app {self.app.name}")
-        stream = self.app.stream_of(command)
-        return (type(command).__name__, command.model_dump(mode="json"), command_id or uuid.uuid4().hex, stream)
+        type_name = type(command).__name__
+        if type_name not in self.app.commands:
+            raise ValidationFailed(f"command type {type_name} is not part of app {self.app.name}")
+        command_id = command_id or uuid.uuid4().hex
+        # a stable hash of the stream: one aggregate always lands on the same shard (one writer)
+        shard = zlib.crc32(self.app.stream_of(command).encode()) % len(self._topology.shards)
+        return _Outgoing((type_name, command.model_dump(mode="json"), command_id), command_id, shard)
 
-    def _shard_of(self, stream: str) -> Any:
-        shards = self._topology.shards
-        return shards[zlib.crc32(stream.encode()) % len(shards)]
-
-    def _send(self, items: list[tuple], timeout: float) -> list[CommandResult]:
-        batches: dict[str, tuple[Any, list[int]]] = {}
+    def _send(self, items: list[_Outgoing], timeout: float) -> list[CommandResult]:
         by_shard: dict[int, list[int]] = {}
         for position, item in enumerate(items):
-            by_shard.setdefault(id(self._shard_of(item[3])), []).append(position)
+            by_shard.setdefault(item.shard, []).append(position)
+        batches: dict[str, list[int]] = {}  # batch id -> positions of its commands
         results: list[CommandResult | None] = [None] * len(items)
         with self._endpoint() as system:
-            for positions in by_shard.values():
+            for shard, positions in by_shard.items():
                 batch_id = uuid.uuid4().hex
-                shard = self._shard_of(items[positions[0]][3])
-                batches[batch_id] = (shard, positions)
-                system.tell(shard, CommandBatch(batch_id, [items[p][:3] for p in positions]))
+                batches[batch_id] = positions
+                system.tell(self._topology.shards[shard], CommandBatch(batch_id, [items[p].wire for p in positions]))
             self._collect(system, batches, results, time.monotonic() + timeout)
-        missing = [items[p][2] for _, positions in batches.values() for p in positions]
+        missing = [items[p].command_id for positions in batches.values() for p in positions]
         if missing:
             self._refresh_topology()
             raise AskTimeout(
@@ -253,7 +259,7 @@ class Encore:
                 return
             reply = system.listen(left)
             if isinstance(reply, BatchResults) and reply.batch_id in batches:
-                _, positions = batches.pop(reply.batch_id)
+                positions = batches.pop(reply.batch_id)
                 for position, plain in zip(positions, reply.results, strict=True):
                     results[position] = CommandResult.from_plain(plain)
 
