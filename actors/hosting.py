@@ -18,7 +18,8 @@ from typing import Any
 import msgpack
 
 from storage import AppendEntry, CommandOutcome, EventStore, Rejection, Snapshot
-from storage.errors import EncoreError, StorageError, ValidationFailed
+from storage.batch import check_command_id
+from storage.errors import EncoreError, InvalidRecord, StorageError, ValidationFailed
 
 from .app import App
 from .domain import Aggregate, Command, DomainError
@@ -248,8 +249,10 @@ def _unpack_item(item: Any) -> tuple[str, dict, str]:
     if not isinstance(item, list | tuple) or len(item) != 3:
         raise ValidationFailed("a command must travel as (type, fields, command id)")
     type_name, data, command_id = item
-    if not isinstance(command_id, str) or not command_id or len(command_id) > 200 or "\x00" in command_id:
-        raise ValidationFailed(f"command id {command_id!r} must be a non-empty string of at most 200 characters")
+    try:
+        check_command_id(command_id)  # the store's own rule, checked before the batch is decided
+    except InvalidRecord as e:
+        raise ValidationFailed(str(e)) from None
     if not isinstance(type_name, str):
         raise ValidationFailed(f"command type must be a string, not {type(type_name).__name__}")
     return type_name, data, command_id

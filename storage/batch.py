@@ -131,9 +131,14 @@ def _as_duplicate(outcome: CommandOutcome) -> CommandOutcome:
     )
 
 
+def check_command_id(command_id: str) -> None:
+    """Raises InvalidRecord unless the store accepts `command_id`."""
+    _check_id(command_id, "command id", MAX_COMMAND_ID_BYTES)
+
+
 def _check_entry(entry: AppendEntry) -> None:
     _check_stream(entry.stream)
-    _check_id(entry.command_id, "command id", MAX_COMMAND_ID_BYTES)
+    check_command_id(entry.command_id)
     if not isinstance(entry.expected_version, int) or entry.expected_version < 0:
         raise InvalidRecord(
             f"expected version {entry.expected_version!r} of stream {entry.stream!r} must be an "

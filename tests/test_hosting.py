@@ -42,6 +42,8 @@ def test_malformed_items_are_invalid_and_the_rest_of_the_batch_proceeds():
         ("OpenAccount", {"account_id": "b", "owner": "x" * 500}, "c2"),
         ("OpenAccount", {"account_id": "c", "owner": "o"}, ""),
         ("OpenAccount", {"account_id": "d", "owner": "o"}, "c1"),
+        ("OpenAccount", {"account_id": "e", "owner": "o"}, "é" * 150),  # 150 characters, 300 bytes
     ])
-    assert [r["status"] for r in results] == ["accepted", "invalid", "invalid", "invalid", "invalid"]
+    assert [r["status"] for r in results] == ["accepted", "invalid", "invalid", "invalid", "invalid", "invalid"]
+    assert "over the limit of 200" in results[5]["message"]
     assert "over the limit" in results[2]["message"] and "twice" in results[4]["message"]
