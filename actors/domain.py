@@ -96,43 +96,36 @@ def _collect(cls: type, attribute: str) -> dict[type, str]:
 
 
 class _Stateful:
-    """State as plain attributes; snapshots are a deep copy of them (override for other shapes)."""
+    """State as plain attributes (override the two snapshot methods for other shapes).
+
+    Each subclass gets its marked methods indexed by message type: `encore_applies`,
+    `encore_handles` (aggregates) and `encore_answers` (projections)."""
 
     encore_applies: ClassVar[dict[type, str]] = {}
+    encore_handles: ClassVar[dict[type, str]] = {}
+    encore_answers: ClassVar[dict[type, str]] = {}
+    encore_snapshot_version: ClassVar[int] = 1
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.encore_applies = _collect(cls, "encore_applies")
+        for marker in ("encore_applies", "encore_handles", "encore_answers"):
+            setattr(cls, marker, _collect(cls, marker))
 
     def encore_snapshot(self) -> Any:
-        """The state as plain data (msgpack-encodable)."""
-        return copy.deepcopy({k: v for k, v in vars(self).items() if not k.startswith("encore_")})
+        """The state as plain data (msgpack-encodable). The store encodes it at once, in the same
+        call, so it may share objects with the live state: no copy is made."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("encore_")}
 
     def encore_restore(self, state: Any) -> None:
-        """Set the state from what `encore_snapshot` returned."""
+        """Set the state from what `encore_snapshot` returned (decoded with lists, not tuples)."""
         for key, value in state.items():
-            setattr(self, key, _thaw(value))
-
-
-def _thaw(value: Any) -> Any:
-    """msgpack gives tuples for lists: turn them back so restored state is mutable."""
-    if isinstance(value, tuple):
-        return [_thaw(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _thaw(v) for k, v in value.items()}
-    return value
+            setattr(self, key, value)
 
 
 class Aggregate(_Stateful):
     """Domain state and rules of one aggregate instance. `__init__` sets the initial state."""
 
     encore_type: ClassVar[str]
-    encore_snapshot_version: ClassVar[int] = 1
-    encore_handles: ClassVar[dict[type, str]] = {}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.encore_handles = _collect(cls, "encore_handles")
 
     def decide(self, command: Command) -> list[Event]:
         handler = getattr(self, self.encore_handles[type(command)])
@@ -149,12 +142,6 @@ class Projection(_Stateful):
     """A read model folded from the log. `__init__` sets the empty view."""
 
     encore_name: ClassVar[str]
-    encore_snapshot_version: ClassVar[int] = 1
-    encore_answers: ClassVar[dict[type, str]] = {}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.encore_answers = _collect(cls, "encore_answers")
 
     def apply(self, event: Event, stored: Any) -> None:
         name = self.encore_applies.get(type(event))

@@ -30,8 +30,10 @@ def _pack(value: Any, what: str) -> bytes:
 
 
 def _unpack(raw: bytes, what: str) -> Any:
+    """Decode a non-event record (snapshot, view, outcome, meta). Arrays become lists, so
+    restored state is mutable; only the event hot path decodes arrays as tuples."""
     try:
-        return _unpackb(raw, use_list=False, raw=False, strict_map_key=False)
+        return _unpackb(raw, use_list=True, raw=False, strict_map_key=False)
     except Exception as e:  # msgpack raises several unrelated types for bad bytes
         raise DecodeError(f"a stored {what} does not decode ({e}); the data directory is damaged") from e
 

@@ -134,3 +134,15 @@ def test_queries_are_spread_over_projection_replicas(tmp_path):
             assert encore.query(GetBalance(account_id="a1"), after=result.position)["open"]
         replicas = [a for a in encore.status()["actors"] if a["role"] == "projection" and a["view"] == "balances"]
         assert len(replicas) == 2 and [r["queries"] for r in replicas] == [2, 2]
+
+
+def test_a_view_restored_from_its_snapshot_keeps_folding(tmp_path):
+    with Encore.embedded(app, tmp_path) as encore:
+        encore.ask(OpenAccount(account_id="a1", owner="ann"))
+        encore.ask(Deposit(account_id="a1", amount=5))
+    with Encore.embedded(app, tmp_path) as encore:  # audit trail resumes from its snapshot (lists)
+        result = encore.ask(Deposit(account_id="a1", amount=7))
+        trail = encore.query(GetAuditTrail(account_id="a1"), after=result.position)["entries"]
+        assert [(e["kind"], e["balance"]) for e in trail] == [("opened", 0), ("deposit", 5), ("deposit", 12)]
+        views = {a["name"]: a for a in encore.status()["actors"]}
+        assert views["audit_trail-0"]["resumed_from"] == 2
