@@ -188,9 +188,13 @@ def cmd_send(args: argparse.Namespace) -> int:
         except ValidationFailed as e:
             _print(args, {"status": "invalid", "code": "invalid", "message": str(e), "errors": e.errors})
             return 2
-    plain = {k: v for k, v in vars(result).items() if v not in (None, [], False) or k == "status"}
-    _print(args, plain)
+    _print(args, result_fields(result))
     return 0 if result.accepted else 1
+
+
+def result_fields(result: Any) -> dict[str, Any]:
+    """A command result as printed: every field that has a value (0 and False are values)."""
+    return {k: v for k, v in vars(result).items() if v is not None}
 
 
 def cmd_query(args: argparse.Namespace) -> int:
