@@ -50,7 +50,6 @@ from .messages import (
     StartSystem,
     StatusReport,
     StatusRequest,
-    Stopped,
     SystemReady,
     Topology,
 )
@@ -160,12 +159,6 @@ class Encore:
         else:
             for context in self._contexts:
                 context.__exit__(None, None, None)
-
-    def shutdown_system(self, *, timeout: float = 60.0) -> dict:
-        """Stop the whole system gracefully: flush views, stop every actor. Returns the report."""
-        with self._endpoint() as system:
-            reply = system.ask(self._supervisor, Shutdown(), timeout)
-        return reply.report if isinstance(reply, Stopped) else {}
 
     def __enter__(self) -> Encore:
         return self
