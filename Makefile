@@ -22,7 +22,7 @@ bench: $(STAMP)
 	$(PY) bin/bench-storage --json bench-storage.json
 
 lint: $(STAMP)
-	$(PY) -m ruff check actors storage tests bin/* examples
+	$(PY) -m ruff check actors storage tests bin/* examples loadsim
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

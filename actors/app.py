@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from storage import EventRegistry, NewEvent, StoredEvent
 from storage.errors import ConfigError, ValidationFailed
 
-from .domain import Aggregate, Command, Event, Projection, Query
+from .domain import Aggregate, Command, Event, Projection, Query, plain_fields, validator_of
 
 
 class App:
@@ -67,7 +67,7 @@ class App:
         self._add(self.events, name, event_type)
         if name not in self.registry:
             self.registry.register(
-                name, event_type.model_validate, schema_version=event_type.encore_schema_version
+                name, validator_of(event_type), schema_version=event_type.encore_schema_version
             )
 
     # ---------------------------------------------------------------- commands
@@ -86,7 +86,7 @@ class App:
 
     @staticmethod
     def to_new_event(event: Event) -> NewEvent:
-        return NewEvent(type(event).__name__, event.model_dump(mode="json"), event.encore_schema_version)
+        return NewEvent(type(event).__name__, plain_fields(event), event.encore_schema_version)
 
     def decode(self, stored: StoredEvent) -> Event:
         return self.registry.decode(stored)
@@ -111,7 +111,7 @@ def _validate(model: type, data: Any, what: str) -> Any:
     if not isinstance(data, dict):
         raise ValidationFailed(f"{what}: fields must be a mapping of name to value, not {type(data).__name__}")
     try:
-        return model.model_validate(data)
+        return validator_of(model)(data)
     except ValidationError as e:
         errors = [
             {"field": ".".join(map(str, err["loc"])) or "(root)", "reason": err["msg"], "type": err["type"]}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import os
 import threading
 import time
 import uuid
@@ -39,7 +40,7 @@ from storage.errors import (
 )
 
 from .app import App, load_app
-from .domain import Command, Query
+from .domain import Command, Query, plain_fields
 from .messages import (
     BatchResults,
     CommandBatch,
@@ -55,6 +56,7 @@ from .messages import (
 )
 from .settings import Settings
 from .supervisor import Supervisor
+from .viewing import DIGEST_QUERY
 
 START_TIMEOUT_S = 60.0
 QUERY_GRACE_S = 1.0
@@ -126,6 +128,7 @@ class Encore:
     def embedded(cls, app: App | str, data_dir: str | Path, **settings: Any) -> Encore:
         """Start an in-process system (simpleSystemBase) on `data_dir`."""
         app_obj = app if isinstance(app, App) else load_app(app)
+        settings.setdefault("shards", 1)  # one thread runs every actor: more shards only add commits
         config = Settings(data_dir=Path(data_dir), **settings)
         system = ActorSystem("simpleSystemBase", transientUnique=True)
         try:
@@ -220,10 +223,10 @@ class Encore:
         type_name = type(command).__name__
         if type_name not in self.app.commands:
             raise ValidationFailed(f"command type {type_name} is not part of app {self.app.name}")
-        command_id = command_id or uuid.uuid4().hex
+        command_id = command_id or new_command_id()
         # a stable hash of the stream: one aggregate always lands on the same shard (one writer)
         shard = zlib.crc32(self.app.stream_of(command).encode()) % len(self._topology.shards)
-        return _Outgoing((type_name, command.model_dump(mode="json"), command_id), command_id, shard)
+        return _Outgoing((type_name, plain_fields(command), command_id), command_id, shard)
 
     def _send(self, items: list[_Outgoing], timeout: float) -> list[CommandResult]:
         by_shard: dict[int, list[int]] = {}
@@ -250,7 +253,7 @@ class Encore:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            reply = system.listen(left)
+            reply = self._listen(system, left)
             if isinstance(reply, BatchResults) and reply.batch_id in batches:
                 positions = batches.pop(reply.batch_id)
                 for position, plain in zip(positions, reply.results, strict=True):
@@ -262,14 +265,24 @@ class Encore:
         """Answer `query` from its view; with `after`, from a view that has applied that offset."""
         if not isinstance(query, Query):
             raise ValidationFailed(f"expected a Query, got {type(query).__name__}")
-        return self.query_raw(type(query).__name__, query.model_dump(mode="json"), after=after, timeout=timeout)
+        return self.query_raw(type(query).__name__, plain_fields(query), after=after, timeout=timeout)
 
     def query_raw(self, type_name: str, data: dict, *, after: int = 0, timeout: float = 5.0) -> Any:
         if type_name not in self.app.queries:
             raise ValidationFailed(f"unknown query type {type_name!r}; known: {', '.join(sorted(self.app.queries))}")
-        replicas = self._topology.views.get(self.app.view_of(type_name)) or []
+        return self._ask_view(self.app.view_of(type_name), type_name, data, after, timeout)
+
+    def view_digest(self, view: str, *, after: int = 0, timeout: float = 30.0) -> dict:
+        """{view, checkpoint, digest}: a SHA-256 of the view's whole state at its checkpoint, to
+        compare with a fold of the log (`actors.viewing.state_digest`)."""
+        if view not in self._topology.views:
+            raise ValidationFailed(f"unknown view {view!r}; known: {', '.join(sorted(self._topology.views))}")
+        return self._ask_view(view, DIGEST_QUERY, {}, after, timeout)
+
+    def _ask_view(self, view: str, type_name: str, data: dict, after: int, timeout: float) -> Any:
+        replicas = self._topology.views.get(view) or []
         if not replicas:
-            raise QueryFailed(f"no replica of view {self.app.view_of(type_name)} is running")
+            raise QueryFailed(f"no replica of view {view} is running")
         replica = replicas[next(self._replica) % len(replicas)]
         request = QueryRequest(uuid.uuid4().hex, type_name, data, int(after or 0), timeout)
         # the view itself answers a timeout at `timeout`: wait a little longer for that answer
@@ -297,10 +310,20 @@ class Encore:
         with self._endpoint() as system:
             system.tell(to, message)
             while (left := deadline - time.monotonic()) > 0:
-                reply = system.listen(left)
+                reply = self._listen(system, left)
                 if isinstance(reply, kind) and matches(reply):
                     return reply
         return None
+
+    def _listen(self, system: ActorSystem, timeout: float) -> Any:
+        """The next reply. In-process (simpleSystemBase) a tell runs the actors to completion, so
+        replies are often waiting already; but `listen` would first sleep until the next actor
+        wakeup (a projection's poll), so take what is there first, without waiting."""
+        if self.embedded:
+            reply = system.listen(0)
+            if reply is not None:
+                return reply
+        return system.listen(timeout)
 
     def _refresh_topology(self) -> None:
         """After a timeout: an actor may have been restarted at a new address."""
@@ -311,6 +334,12 @@ class Encore:
     @property
     def topology(self) -> Topology:
         return self._topology
+
+
+def new_command_id() -> str:
+    """A unique command id that sorts by time (microseconds, then 64 random bits): the store's
+    command-id B-tree then grows at one end instead of dirtying a random page per command."""
+    return f"{time.time_ns() // 1000:014x}{os.urandom(8).hex()}"
 
 
 def _ready_topology(ready: Any, data_dir: Any) -> Topology:

@@ -53,6 +53,19 @@ class Query(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def plain_fields(message: BaseModel) -> dict[str, Any]:
+    """`message.model_dump(mode="json")`: what travels and what is stored. Calls pydantic's
+    serializer directly, which skips ~0.9 us of per-call overhead on the hot path."""
+    return message.__pydantic_serializer__.to_python(message, mode="json")
+
+
+def validator_of(model: type[BaseModel]) -> Callable[[Any], Any]:
+    """`model.model_validate`, as pydantic's validator itself (half the cost per call)."""
+    if not model.__pydantic_complete__:
+        model.model_rebuild()
+    return model.__pydantic_validator__.validate_python
+
+
 class DomainError(Exception):
     """Raised by a command handler to refuse a command: a stable code and a human message."""
 

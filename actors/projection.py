@@ -19,6 +19,7 @@ from storage.errors import EncoreError, ValidationFailed
 
 from .app import resolve_app
 from .messages import Configure, Flush, Flushed, QueryAnswer, QueryRequest, Ready, StatusReport, StatusRequest
+from .procinfo import memory_mb
 from .settings import Settings
 from .viewing import ViewFollower
 
@@ -96,7 +97,7 @@ class ProjectionActor(ActorTypeDispatcher):
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
         status = self.follower.status() if self.follower else {"view": self.view}
         status.update({"role": "projection", "view": self.view, "index": self.index,
-                       "pid": os.getpid(), "waiting_queries": len(self.waiting)})
+                       "pid": os.getpid(), "waiting_queries": len(self.waiting), **memory_mb()})
         self.send(sender, StatusReport(msg.request_id, status))
 
     def receiveMsg_Flush(self, msg: Flush, sender) -> None:

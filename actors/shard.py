@@ -19,6 +19,7 @@ from storage.errors import EncoreError
 from .app import resolve_app
 from .hosting import AggregateHost
 from .messages import BatchResults, CommandBatch, Configure, Flush, Flushed, Ready, StatusReport, StatusRequest
+from .procinfo import memory_mb
 from .settings import Settings
 
 log = logging.getLogger("encore.shard")
@@ -67,6 +68,7 @@ class Shard(ActorTypeDispatcher):
             "passivations": stats.passivations if stats else 0,
             "failed_batches": stats.failed_batches if stats else 0,
             "head_offset": self.store.head_offset() if self.store else 0,
+            **memory_mb(),
         }))
 
     def receiveMsg_Flush(self, msg: Flush, sender) -> None:

@@ -18,7 +18,7 @@ from storage.errors import AskTimeout, ValidationFailed
 
 @pytest.fixture
 def encore(tmp_path):
-    with Encore.embedded(app, tmp_path, snapshot_every=10, max_live_aggregates=50) as e:
+    with Encore.embedded(app, tmp_path, shards=2, snapshot_every=10, max_live_aggregates=50) as e:
         yield e
 
 

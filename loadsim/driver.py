@@ -1,0 +1,119 @@
+"""One load client: sends its share of the plan in batches and records what it saw.
+
+Runs in a client process of its own (spawned, so it holds no handle of its parent's) or, with
+--embedded, in the simulator's own process. Latency is per command as the client saw it: from
+when its batch was due (open loop: its scheduled time, so a slow system is not hidden by sending
+later) to when the batch's answer arrived. Queries follow a share of the commands; half of them
+are read-your-writes (`after=` the batch's last position) and their answers are checked against
+the model.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.client import CommandResult, Encore
+from storage.errors import AskTimeout, EncoreError
+
+from .workload import Step, Workload
+
+MAX_RETRIES = 20
+
+
+@dataclass
+class DriveOptions:
+    batch: int
+    rate: float | None        # commands/s for this client (open loop); None = closed loop
+    reads: float              # percent of commands followed by a query
+    seed: int
+    ask_timeout_s: float = 10.0
+
+
+@dataclass
+class ClientReport:
+    """What one client saw. `outcomes[i]` belongs to the client's i-th step: (status, code,
+    position, number of events, duplicate)."""
+
+    outcomes: list[tuple] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    finished_at: list[tuple[float, int]] = field(default_factory=list)   # (monotonic time, commands)
+    query_ms: list[float] = field(default_factory=list)
+    ryw_ms: list[float] = field(default_factory=list)
+    ryw_checked: int = 0
+    ryw_stale: int = 0
+    ryw_stale_examples: list[str] = field(default_factory=list)
+    retried: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Driver:
+    def __init__(self, client: Encore, workload: Workload, options: DriveOptions, progress: Any = None) -> None:
+        self.client, self.workload, self.options = client, workload, options
+        self.progress = progress   # a shared counter (multiprocessing.Value) or None
+        self.rng = random.Random(options.seed)
+
+    def run(self, steps: list[Step], ids: list[str], report: ClientReport, *, count: bool = True) -> None:
+        size, rate = self.options.batch, self.options.rate
+        started = time.monotonic()
+        for start in range(0, len(steps), size):
+            batch, batch_ids = steps[start:start + size], ids[start:start + size]
+            due = started + start / rate if rate else time.monotonic()
+            if rate and (wait := due - time.monotonic()) > 0:
+                time.sleep(wait)   # open loop: the schedule, not the system, sets the pace
+            results = self._send(batch, batch_ids, report)
+            done = time.monotonic()
+            report.latencies_ms.extend([(done - due) * 1000] * len(batch))
+            report.outcomes.extend(_outcome(r) for r in results)
+            report.finished_at.append((done, len(batch)))
+            if count and self.progress is not None:
+                self.progress.value += len(batch)
+            if self.options.reads:
+                self._queries(batch, results, report)
+
+    def _send(self, batch: list[Step], ids: list[str], report: ClientReport) -> list[CommandResult]:
+        """ask_many, retried with the same command ids while it times out (they apply once)."""
+        commands = [s.command for s in batch]
+        for attempt in range(MAX_RETRIES + 1):
+            try:
+                results = self.client.ask_many(commands, command_ids=ids, timeout=self.options.ask_timeout_s)
+            except AskTimeout:
+                report.retried += len(batch)
+                continue
+            failed = [i for i, r in enumerate(results) if r.status == "failed"]
+            if not failed or attempt == MAX_RETRIES:
+                return results
+            report.retried += len(failed)   # not written (e.g. a restarting shard): the same ids again
+        raise AskTimeout(f"no answer after {MAX_RETRIES} retries of a batch (first id {ids[0]})", ids[0])
+
+    def _queries(self, batch: list[Step], results: list[CommandResult], report: ClientReport) -> None:
+        last_of_key = {step.key: i for i, step in enumerate(batch)}   # a later step of the same key wins
+        position = max((r.position or 0 for r in results), default=0)
+        for i, step in enumerate(batch):
+            if self.rng.random() * 100 >= self.options.reads or last_of_key[step.key] != i:
+                continue
+            ryw = self.rng.random() < 0.5
+            query = self.workload.query_for(step.key)
+            began = time.monotonic()
+            try:
+                answer = self.client.query(query, after=position if ryw else 0)
+            except EncoreError as e:
+                report.errors.append(f"query {type(query).__name__} for {step.key}: {e}")
+                continue
+            took = (time.monotonic() - began) * 1000
+            report.query_ms.append(took)
+            if ryw:
+                report.ryw_ms.append(took)
+                report.ryw_checked += 1
+                seen = self.workload.observed(answer) if answer is not None else None
+                if seen != step.observe:
+                    report.ryw_stale += 1
+                    report.ryw_stale_examples[20:] = []
+                    report.ryw_stale_examples.append(f"{step.key} after offset {position}: expected {step.observe!r}, "
+                                            f"saw {seen!r}")
+
+
+def _outcome(result: CommandResult) -> tuple:
+    return (result.status, result.code, result.position or 0, len(result.events), result.duplicate)

@@ -1,0 +1,99 @@
+"""The run's figures: percentiles, the printed table, the JSON file and the plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from storage.errors import ConfigError
+
+LATENCY_KEYS = ("p50", "p90", "p99", "p999", "max")
+
+
+def percentiles(values: list[float], *points: float) -> dict[str, float | None]:
+    """Nearest-rank percentiles, in the unit of `values`; None when there are none."""
+    ordered = sorted(values)
+    out: dict[str, float | None] = {}
+    for p in points:
+        key = "max" if p == 100 else f"p{str(p).replace('.', '')}"   # 99.9 -> p999
+        out[key] = round(ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))], 3) if ordered else None
+    return out
+
+
+def latency_summary(values_ms: list[float]) -> dict[str, float | None]:
+    return percentiles(values_ms, 50, 90, 99, 99.9, 100)
+
+
+def print_table(figures: dict[str, Any]) -> None:
+    lat, q = figures["latency_ms"], figures["query_latency_ms"]
+    rows = [
+        ("workload", f"{figures['workload']} ({figures['mode']}, {figures['clients']} client(s), "
+                     f"batch {figures['batch']}{', rate ' + str(figures['rate']) if figures['rate'] else ''})"),
+        ("commands", f"{figures['commands']:,} in {figures['elapsed_s']:.2f} s"),
+        ("commands/s", f"{figures['commands_per_s']:,.0f}"),
+        ("accepted / rejected / invalid", " / ".join(f"{figures[k]:,}" for k in ("accepted", "rejected", "invalid"))),
+        ("latency ms p50 / p90 / p99 / p99.9 / max", " / ".join(_ms(lat[k]) for k in LATENCY_KEYS)),
+        ("events in the log", f"{figures['events']:,}"),
+        ("queries (read-your-writes)", f"{figures['queries']:,} ({figures['ryw_queries']:,})"),
+        ("query latency ms p50 / p99", f"{_ms(q['p50'])} / {_ms(q['p99'])}"),
+        ("read-your-writes latency ms p50 / p99", f"{_ms(figures['ryw_latency_ms']['p50'])} / "
+                                                  f"{_ms(figures['ryw_latency_ms']['p99'])}"),
+    ]
+    for name, rebuild in figures["rebuild"].items():
+        rows.append((f"rebuild of view {name}", f"{rebuild['events']:,} events in {rebuild['seconds']} s "
+                                                f"({rebuild['events_per_s'] or 0:,} events/s)"))
+    if figures.get("memory"):
+        memory = figures["memory"]
+        rows.append(("shard peak RSS MiB / live aggregates",
+                     f"{memory['shard_peak_rss_mb']} / {memory['live_aggregates']} (cap {memory['cap']})"))
+    if figures.get("chaos"):
+        rows.append(("chaos", ", ".join(f"{k} {v}" for k, v in figures["chaos"].items() if k != "events")))
+    verify = figures["verify"]
+    verdict = "every check held" if verify["ok"] else f"FAILED ({len(verify['differences'])} differences)"
+    rows.append(("verified", verdict))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    for difference in verify["differences"]:
+        print(f"  ! {difference}")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def write_json(figures: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def check_plot_available() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ConfigError("--plot needs matplotlib: `.venv/bin/pip install -e '.[plot]'` (make installs it)") from None
+
+
+def plot(path: Path, throughput: list[tuple[float, float]], latencies_ms: list[float], title: str) -> None:
+    """Throughput over time (commands/s per half second) and the latency distribution."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (rate_axis, latency_axis) = plt.subplots(1, 2, figsize=(12, 4.5))
+    rate_axis.plot([t for t, _ in throughput], [r for _, r in throughput], drawstyle="steps-post")
+    rate_axis.set(xlabel="seconds since start", ylabel="commands/s", title="throughput")
+    rate_axis.grid(alpha=0.3)
+    ordered = sorted(latencies_ms)
+    if ordered:
+        shares = [100 * (i + 1) / len(ordered) for i in range(len(ordered))]
+        latency_axis.plot(ordered, shares)
+        latency_axis.set_xscale("log")
+    latency_axis.set(xlabel="latency per command (ms, log scale)", ylabel="percent of commands at or below",
+                     title="latency distribution")
+    latency_axis.grid(alpha=0.3, which="both")
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,336 @@
+"""`bin/loadsim WORKLOAD [options]`: drive a system with a workload, measure it, verify it.
+
+The plan (every command and what the model says must happen to it) is built here from the seed.
+Each entity's commands go to one client, in plan order, so the outcomes do not depend on the
+number of clients. Clients are processes of their own (spawned), attached to a launched system;
+with --embedded the one client runs in this process. At the end the run is verified (verify.py)
+and its figures printed, and written with --json; the exit code is 0 only when every check held.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import queue
+import sys
+import threading
+import time
+import uuid
+import zlib
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from actors.client import Encore
+from actors.settings import Settings
+from storage import open_store
+from storage.errors import ConfigError, EncoreError
+
+from . import report
+from .bank import BankWorkload
+from .driver import ClientReport, DriveOptions, Driver
+from .orders import OrdersWorkload
+from .systems import Target, attached, embedded, launched
+from .tasks import TasksWorkload
+from .users import UsersWorkload
+from .verify import verify
+from .workload import Plan, Step, Workload
+
+WORKLOADS: dict[str, type[Workload]] = {w.name: w for w in (BankWorkload, TasksWorkload, UsersWorkload, OrdersWorkload)}
+SETUP_BATCH = 500          # the untimed set-up (opening accounts) goes in large batches
+CLIENT_START_TIMEOUT_S = 120.0
+BIN_S = 0.5                # throughput is plotted per half second
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="loadsim", description="Load-simulate an Encore system and verify it.")
+    p.add_argument("workload", choices=sorted(WORKLOADS))
+    p.add_argument("--accounts", "--entities", dest="entities", type=int, default=None,
+                   help="accounts (bank), or tasks/users/orders: how many entities (default: the workload's)")
+    p.add_argument("--commands", type=int, default=None, help="commands in the timed part (default: the workload's)")
+    p.add_argument("--clients", type=int, default=1, help="client processes (default 1)")
+    p.add_argument("--batch", type=int, default=100, help="commands per ask_many; 1 = single asks (default 100)")
+    p.add_argument("--rate", type=float, default=None, help="open loop: commands/s in all (default: closed loop)")
+    p.add_argument("--reads", type=float, default=None, help="percent of commands followed by a query")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--quick", action="store_true", help="a size that finishes in seconds")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--embedded", action="store_true", help="an in-process system (simpleSystemBase)")
+    mode.add_argument("--attach", type=Path, metavar="DIR", help="drive the running system on DIR")
+    p.add_argument("--shards", type=int, default=None,
+                   help="shards of the system started for the run (default 2; embedded 1)")
+    p.add_argument("--keep", type=Path, metavar="DIR", help="keep the run's data directory in DIR")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON")
+    p.add_argument("--plot", type=Path, metavar="FILE.png", help="plot throughput over time and latencies")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def check(args: argparse.Namespace) -> None:
+    for name in ("clients", "batch", "shards"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise ConfigError(f"--{name} must be at least 1, not {getattr(args, name)}")
+    for name in ("entities", "commands"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise ConfigError(f"--{'accounts' if name == 'entities' else name} must be at least 1")
+    if args.rate is not None and args.rate <= 0:
+        raise ConfigError(f"--rate must be a positive number of commands/s, not {args.rate}")
+    if args.reads is not None and not 0 <= args.reads <= 100:
+        raise ConfigError(f"--reads is a percentage, 0..100, not {args.reads}")
+    if args.embedded and args.clients != 1:
+        raise ConfigError("--embedded runs the system in this process with one client; use --clients 1, "
+                          "or drop --embedded to launch a multi-process system")
+    if args.attach is not None and not (args.attach / "system.json").exists():
+        raise ConfigError(f"no system is running on {args.attach}: "
+                          f"start one with `bin/encore start --data {args.attach}`")
+    if args.plot:
+        report.check_plot_available()
+
+
+def make_workload(args: argparse.Namespace, tag: str) -> Workload:
+    kind = WORKLOADS[args.workload]
+    entities = args.entities or (kind.quick_entities if args.quick else kind.default_entities)
+    commands = args.commands or (kind.quick_commands if args.quick else kind.default_commands)
+    # attached to a system with other data: this run's entities get names of their own
+    return kind(entities, commands, args.seed, prefix=f"{tag}-" if args.attach else "")
+
+
+# ---------------------------------------------------------------- clients
+
+
+def partition(steps: list[Step], clients: int) -> list[list[int]]:
+    """Step indices per client: every step of an entity to the same client, in plan order."""
+    shares: list[list[int]] = [[] for _ in range(clients)]
+    for index, step in enumerate(steps):
+        shares[zlib.crc32(step.key.encode()) % clients].append(index)
+    return shares
+
+
+def client_process(index: int, data_dir: str, workload: Workload, setup: tuple, main: tuple,
+                   options: DriveOptions, progress: Any, ready: Any, go: Any, done: Any) -> None:
+    """A client process: attach, run the set-up, wait for the start, run the timed part, report."""
+    try:
+        with Encore.attach(data_dir) as client:
+            driver = Driver(client, workload, options, progress)
+            setup_report, main_report = ClientReport(), ClientReport()
+            driver.options.batch, batch = SETUP_BATCH, options.batch
+            driver.run(*setup, setup_report, count=False)
+            driver.options.batch = batch
+            ready.put(index)
+            if not go.wait(CLIENT_START_TIMEOUT_S):
+                raise ConfigError("the simulator never gave the start signal")
+            driver.run(*main, main_report)
+            done.put((index, setup_report, main_report, None))
+    except BaseException as e:  # report, never hang the simulator
+        ready.put(index)
+        done.put((index, None, None, f"client {index} failed: {e!r}"))
+
+
+class Counter:
+    """A progress counter for the in-process client (the same face as multiprocessing.Value)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+def run_clients(args, target: Target, workload: Workload, plan: Plan, ids: dict[str, list[str]]) -> dict:
+    """Run the plan; returns per-step outcomes (in plan order), the merged reports and the times."""
+    rate = args.rate / args.clients if args.rate else None
+    options = DriveOptions(args.batch, rate, workload.default_reads if args.reads is None else args.reads, args.seed)
+    shares = {phase: partition(getattr(plan, phase), args.clients) for phase in ("setup", "main")}
+    if target.mode == "embedded":
+        return _run_in_process(args, target, workload, plan, ids, options)
+    context = multiprocessing.get_context("spawn")
+    ready, done, go = context.Queue(), context.Queue(), context.Event()
+    counters = [context.Value("q", 0, lock=False) for _ in range(args.clients)]
+    processes = []
+    for index in range(args.clients):
+        phase_args = {phase: ([getattr(plan, phase)[i] for i in shares[phase][index]],
+                              [ids[phase][i] for i in shares[phase][index]]) for phase in ("setup", "main")}
+        options_i = DriveOptions(options.batch, options.rate, options.reads, args.seed * 1000 + index)
+        processes.append(context.Process(
+            target=client_process, name=f"loadsim-client-{index}",
+            args=(index, str(target.data_dir), workload, phase_args["setup"], phase_args["main"], options_i,
+                  counters[index], ready, go, done)))
+    for process in processes:
+        process.start()
+    try:
+        for _ in processes:
+            ready.get(timeout=CLIENT_START_TIMEOUT_S + 600)
+        started = time.monotonic()
+        go.set()
+        with Progress(len(plan.main), lambda: sum(c.value for c in counters), started, not args.no_progress):
+            reports = _collect(done, processes)
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()   # our own child, by its handle
+    return _merge(plan, shares, reports, started)
+
+
+def _collect(done: Any, processes: list) -> dict[int, tuple]:
+    reports: dict[int, tuple] = {}
+    while len(reports) < len(processes):
+        try:
+            index, setup_report, main_report, error = done.get(timeout=1.0)
+        except queue.Empty:
+            dead = [p.name for i, p in enumerate(processes) if not p.is_alive() and i not in reports]
+            if dead:
+                raise EncoreError(f"client process(es) {', '.join(dead)} died without a report") from None
+            continue
+        if error:
+            raise EncoreError(error)
+        reports[index] = (setup_report, main_report)
+    return reports
+
+
+def _run_in_process(args, target: Target, workload: Workload, plan: Plan, ids: dict, options: DriveOptions) -> dict:
+    counter = Counter()
+    driver = Driver(target.client, workload, options, counter)
+    setup_report, main_report = ClientReport(), ClientReport()
+    driver.options.batch = SETUP_BATCH
+    driver.run(plan.setup, ids["setup"], setup_report, count=False)
+    driver.options.batch = args.batch
+    started = time.monotonic()
+    with Progress(len(plan.main), lambda: counter.value, started, not args.no_progress):
+        driver.run(plan.main, ids["main"], main_report)
+    shares = {"setup": [list(range(len(plan.setup)))], "main": [list(range(len(plan.main)))]}
+    return _merge(plan, shares, {0: (setup_report, main_report)}, started)
+
+
+def _merge(plan: Plan, shares: dict, reports: dict[int, tuple], started: float) -> dict:
+    outcomes: dict[str, list] = {"setup": [None] * len(plan.setup), "main": [None] * len(plan.main)}
+    merged = ClientReport()
+    for index, (setup_report, main_report) in sorted(reports.items()):
+        for phase, phase_report in (("setup", setup_report), ("main", main_report)):
+            for step_index, outcome in zip(shares[phase][index], phase_report.outcomes, strict=True):
+                outcomes[phase][step_index] = outcome
+        for name in ("latencies_ms", "finished_at", "query_ms", "ryw_ms", "ryw_stale_examples"):
+            getattr(merged, name).extend(getattr(main_report, name))
+        for name in ("ryw_checked", "ryw_stale", "retried"):
+            setattr(merged, name, getattr(merged, name) + getattr(main_report, name) + getattr(setup_report, name))
+        merged.errors += setup_report.errors + main_report.errors
+    ended = max((t for t, _ in merged.finished_at), default=started)
+    return {"outcomes": outcomes, "report": merged, "started": started, "elapsed": max(ended - started, 1e-9)}
+
+
+class Progress:
+    """A progress bar with the live rate on stderr (a line every few seconds when not a terminal)."""
+
+    def __init__(self, total: int, done: Any, started: float, enabled: bool) -> None:
+        self.total, self.done, self.started, self.enabled = total, done, started, enabled
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.tty = sys.stderr.isatty()
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.enabled:
+            self.thread.join()
+            self._draw(time.monotonic(), final=True)
+
+    def _loop(self) -> None:
+        last = (time.monotonic(), 0)
+        while not self.stop.wait(0.5 if self.tty else 5.0):
+            last = self._draw(time.monotonic(), last=last)
+
+    def _draw(self, now: float, last: tuple = (0.0, 0), final: bool = False) -> tuple:
+        done = self.done()
+        live = (done - last[1]) / max(now - last[0], 1e-9) if last[0] else done / max(now - self.started, 1e-9)
+        filled = int(30 * done / max(self.total, 1))
+        line = (f"[{'#' * filled}{'.' * (30 - filled)}] {done:,}/{self.total:,} commands  "
+                f"{live:,.0f}/s now  {now - self.started:5.1f} s")
+        print(("\r" if self.tty else "") + line, end="\n" if final or not self.tty else "", file=sys.stderr, flush=True)
+        return now, done
+
+
+# ---------------------------------------------------------------- figures
+
+
+def throughput(finished_at: list[tuple[float, int]], started: float) -> list[tuple[float, float]]:
+    bins: dict[int, int] = {}
+    for when, count in finished_at:
+        slot = int((when - started) / BIN_S)
+        bins[slot] = bins.get(slot, 0) + count
+    return [(slot * BIN_S, bins.get(slot, 0) / BIN_S) for slot in range(max(bins, default=-1) + 1)]
+
+
+def figures(args, target: Target, workload: Workload, run: dict, verification, status: dict) -> dict:
+    main, merged = run["outcomes"]["main"], run["report"]
+    count = {s: sum(1 for o in main if o[0] == s) for s in ("accepted", "rejected", "invalid", "failed")}
+    shards = [a for a in status.get("actors", []) if a.get("role") == "shard"]
+    return {
+        "workload": workload.name, "mode": target.mode, "clients": args.clients, "batch": args.batch,
+        "rate": args.rate, "seed": args.seed, "entities": workload.entities, "commands": len(main),
+        **count, "elapsed_s": round(run["elapsed"], 3), "commands_per_s": round(len(main) / run["elapsed"], 1),
+        "latency_ms": report.latency_summary(merged.latencies_ms),
+        "events": sum(o[3] for o in main if o[0] == "accepted"),
+        "queries": len(merged.query_ms), "ryw_queries": merged.ryw_checked,
+        "query_latency_ms": report.percentiles(merged.query_ms, 50, 99),
+        "ryw_latency_ms": report.percentiles(merged.ryw_ms, 50, 99),
+        "ryw_stale": merged.ryw_stale, "retried": merged.retried,
+        "rebuild": verification.rebuild,
+        "memory": {"shard_peak_rss_mb": [s.get("peak_rss_mb") for s in shards],
+                   "live_aggregates": [s.get("live_aggregates") for s in shards],
+                   "cap": Settings.from_env().max_live_aggregates},
+        "verify": verification.as_json(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        check(args)
+        return simulate(args)
+    except EncoreError as e:
+        print(f"loadsim: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def simulate(args: argparse.Namespace) -> int:
+    tag = f"ls{args.seed}-{uuid.uuid4().hex[:8]}"
+    workload = make_workload(args, tag)
+    plan = workload.plan()
+    ids = {"setup": [f"{tag}-s{i}" for i in range(len(plan.setup))],
+           "main": [f"{tag}-{i}" for i in range(len(plan.main))]}
+    with ExitStack() as stack:
+        if args.embedded:
+            target = stack.enter_context(embedded(workload, args.shards, args.keep))
+        else:
+            data = args.attach or stack.enter_context(launched(workload, args.shards, args.keep))
+            target = stack.enter_context(attached(data, workload))
+        head_before = _head(target.data_dir)
+        print(f"loadsim {workload.name}: {workload.entities:,} entities, {len(plan.main):,} commands, "
+              f"{target.mode}, {args.clients} client(s), batch {args.batch}, seed {args.seed}", file=sys.stderr)
+        run = run_clients(args, target, workload, plan, ids)
+        steps, all_ids = plan.setup + plan.main, ids["setup"] + ids["main"]
+        outcomes = run["outcomes"]["setup"] + run["outcomes"]["main"]
+        verification = verify(target.client, target.data_dir, workload, plan, steps, all_ids, outcomes, head_before)
+        if run["report"].ryw_stale:
+            verification.add("read-your-writes", run["report"].ryw_stale_examples)
+        verification.add("client", run["report"].errors)
+        result = figures(args, target, workload, run, verification, target.client.status())
+    report.print_table(result)
+    if args.json:
+        report.write_json(result, args.json)
+    if args.plot:
+        report.plot(args.plot, throughput(run["report"].finished_at, run["started"]), run["report"].latencies_ms,
+                    f"{workload.name}: {result['commands_per_s']:,.0f} commands/s, {result['mode']}, "
+                    f"{args.clients} client(s), batch {args.batch}")
+    return 0 if result["verify"]["ok"] else 1
+
+
+def _head(data_dir: Path) -> int:
+    store = open_store(data_dir / "store")
+    try:
+        return store.head_offset()
+    finally:
+        store.close()

@@ -1,0 +1,115 @@
+"""The load simulator: its workloads' models, its verification (which must be able to fail), and
+whole runs, in-process and against a launched system."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from actors.client import Encore
+from loadsim.bank import BankWorkload
+from loadsim.orders import OrdersWorkload
+from loadsim.runner import main, partition
+from loadsim.tasks import TasksWorkload
+from loadsim.users import UsersWorkload
+from loadsim.verify import verify
+from tests.system_helpers import ROOT, system_pids
+
+LOADSIM = [sys.executable, str(ROOT / "bin" / "loadsim")]
+
+
+def test_the_bank_model_reproduces_the_peers_rejections_for_seed_42():
+    plan = BankWorkload(10_000, 100_000, 42).plan()
+    assert plan.model["rejected_withdrawals"] == 8_848
+    assert sum(s.expect == "rejected" for s in plan.main) == 8_848
+
+
+@pytest.mark.parametrize("kind", [BankWorkload, TasksWorkload, UsersWorkload, OrdersWorkload])
+def test_plans_are_the_same_for_the_same_seed_and_mix_outcomes(kind):
+    first, again = kind(100, 2_000, 7).plan(), kind(100, 2_000, 7).plan()
+    assert [s.command for s in first.main] == [s.command for s in again.main]
+    expected = {s.expect for s in first.main}
+    assert {"accepted", "rejected"} <= expected
+    if kind is UsersWorkload:
+        assert "invalid" in expected
+
+
+def test_partition_keeps_each_entitys_steps_with_one_client_in_order():
+    plan = OrdersWorkload(50, 1_000, 3).plan()
+    shares = partition(plan.main, 3)
+    assert sorted(i for share in shares for i in share) == list(range(len(plan.main)))
+    owner = {}
+    for client, share in enumerate(shares):
+        assert share == sorted(share)
+        for i in share:
+            assert owner.setdefault(plan.main[i].key, client) == client
+
+
+def run_json(tmp_path, *args) -> tuple[int, dict]:
+    out = tmp_path / "run.json"
+    code = main([*args, "--json", str(out), "--no-progress"])
+    return code, json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("workload", ["bank", "tasks", "users", "orders"])
+def test_an_embedded_run_verifies_and_reports_every_figure(tmp_path, workload):
+    code, figures = run_json(tmp_path, workload, "--embedded", "--accounts", "60", "--commands", "600",
+                             "--batch", "20", "--reads", "40", "--keep", str(tmp_path / "keep"))
+    assert code == 0, figures["verify"]
+    assert figures["verify"]["ok"] and figures["verify"]["lost"] == figures["verify"]["duplicated"] == 0
+    assert figures["commands"] == 600 and figures["mode"] == "embedded"
+    outcomes = figures["verify"]["outcomes"]
+    assert figures["rejected"] == outcomes["expected_rejected"] > 0
+    assert figures["invalid"] == outcomes["expected_invalid"]
+    assert set(figures["latency_ms"]) == {"p50", "p90", "p99", "p999", "max"}
+    assert figures["queries"] > 0 and figures["ryw_queries"] > 0 and figures["ryw_stale"] == 0
+    assert figures["verify"]["views_equal_fold"] == sorted(BankWorkload.app.projections) if workload == "bank" else True
+    assert all(r["events"] == figures["verify"]["log"]["events"] for r in figures["rebuild"].values())
+
+
+def test_verification_finds_a_lost_a_duplicated_and_a_mispredicted_command(tmp_path):
+    workload = BankWorkload(5, 40, 1)
+    plan = workload.plan()
+    steps = plan.setup + plan.main
+    ids = [f"t-{i}" for i in range(len(steps))]
+    with Encore.embedded(workload.app, tmp_path) as client:
+        results = client.ask_many([s.command for s in steps], command_ids=ids)
+        outcomes = [(r.status, r.code, r.position or 0, len(r.events), r.duplicate) for r in results]
+        assert verify(client, tmp_path, workload, plan, steps, ids, outcomes, 0).ok
+        first = next(i for i, o in enumerate(outcomes) if o[0] == "accepted")
+        status, code, position, events, dup = outcomes[first]
+        tampered = list(outcomes)
+        tampered[first] = (status, code, position, events + 1, dup)          # told of an event the log lacks
+        lost = verify(client, tmp_path, workload, plan, steps, ids, tampered, 0)
+        assert not lost.ok and lost.lost == 1
+        tampered[first] = (status, code, position, 0, dup)                   # the log holds more than told
+        assert verify(client, tmp_path, workload, plan, steps, ids, tampered, 0).duplicated == 1
+        plan.model["balances"][workload.account(0)] += 1                      # the model disagrees with the views
+        wrong = verify(client, tmp_path, workload, plan, steps, ids, outcomes, 0)
+        assert not wrong.ok and any("balance of acc-0" in d for d in wrong.differences)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["bank", "--embedded", "--clients", "2"], "--clients 1"),
+    (["bank", "--batch", "0"], "--batch must be at least 1"),
+    (["bank", "--reads", "120"], "percentage"),
+    (["bank", "--attach", "/nonexistent/encore"], "no system is running"),
+])
+def test_bad_options_get_a_clear_error_and_exit_2(args, message, capsys):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_launched_run_with_two_client_processes_verifies(tmp_path):
+    out = tmp_path / "run.json"
+    done = subprocess.run([*LOADSIM, "orders", "--quick", "--clients", "2", "--batch", "25", "--reads", "20",
+                           "--keep", str(tmp_path / "keep"), "--json", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(out.read_text())
+    assert (figures["mode"], figures["clients"], figures["verify"]["ok"]) == ("multiproc", 2, True)
+    assert figures["ryw_stale"] == 0 and figures["memory"]["shard_peak_rss_mb"]
+    assert "commands/s" in done.stdout and "every check held" in done.stdout
+    assert system_pids(tmp_path / "keep" / "data") == []   # the run stopped the system it started
