@@ -103,7 +103,6 @@ class MemoryStore:
     def stats(self) -> dict[str, int]:
         return {
             "events": len(self._log),
-            "streams": len(self._streams),
             "commands": len(self._commands),
             "map_size": 0,
             "used_bytes": sum(map(len, self._log)),
