@@ -4,15 +4,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint clean
+.PHONY: run demo test bench lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,plot]'
 	@touch $(STAMP)
 
+# the main job: the bank workload on a launched system, 4 client processes, batches of 100
 run: $(STAMP)
+	$(PY) bin/loadsim bank --clients 4 --batch 100
+
+demo: $(STAMP)
 	$(PY) -m examples.session
 
 test: $(STAMP)
@@ -20,6 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bin/bench-storage --json bench-storage.json
+	$(PY) bin/bench-runtime --json bench-runtime.json
 
 lint: $(STAMP)
 	$(PY) -m ruff check actors storage tests bin/* examples loadsim

@@ -82,7 +82,8 @@ def plot(path: Path, throughput: list[tuple[float, float]], latencies_ms: list[f
     import matplotlib.pyplot as plt
 
     figure, (rate_axis, latency_axis) = plt.subplots(1, 2, figsize=(12, 4.5))
-    rate_axis.plot([t for t, _ in throughput], [r for _, r in throughput], drawstyle="steps-post")
+    rate_axis.plot([t for t, _ in throughput], [r for _, r in throughput], drawstyle="steps-post", marker=".")
+    rate_axis.set_ylim(bottom=0)
     rate_axis.set(xlabel="seconds since start", ylabel="commands/s", title="throughput")
     rate_axis.grid(alpha=0.3)
     ordered = sorted(latencies_ms)

@@ -39,7 +39,7 @@ from .workload import Plan, Step, Workload
 WORKLOADS: dict[str, type[Workload]] = {w.name: w for w in (BankWorkload, TasksWorkload, UsersWorkload, OrdersWorkload)}
 SETUP_BATCH = 500          # the untimed set-up (opening accounts) goes in large batches
 CLIENT_START_TIMEOUT_S = 120.0
-BIN_S = 0.5                # throughput is plotted per half second
+PLOT_BINS = 60             # throughput is plotted in this many slices of the run (at least 50 ms each)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -253,12 +253,14 @@ class Progress:
 # ---------------------------------------------------------------- figures
 
 
-def throughput(finished_at: list[tuple[float, int]], started: float) -> list[tuple[float, float]]:
+def throughput(finished_at: list[tuple[float, int]], started: float, elapsed: float) -> list[tuple[float, float]]:
+    """(seconds since start, commands/s) per slice of the run."""
+    width = max(elapsed / PLOT_BINS, 0.05)
     bins: dict[int, int] = {}
     for when, count in finished_at:
-        slot = int((when - started) / BIN_S)
+        slot = int((when - started) / width)
         bins[slot] = bins.get(slot, 0) + count
-    return [(slot * BIN_S, bins.get(slot, 0) / BIN_S) for slot in range(max(bins, default=-1) + 1)]
+    return [(slot * width, bins.get(slot, 0) / width) for slot in range(max(bins, default=-1) + 1)]
 
 
 def figures(args, target: Target, workload: Workload, run: dict, verification, status: dict) -> dict:
@@ -322,7 +324,8 @@ def simulate(args: argparse.Namespace) -> int:
     if args.json:
         report.write_json(result, args.json)
     if args.plot:
-        report.plot(args.plot, throughput(run["report"].finished_at, run["started"]), run["report"].latencies_ms,
+        rates = throughput(run["report"].finished_at, run["started"], run["elapsed"])
+        report.plot(args.plot, rates, run["report"].latencies_ms,
                     f"{workload.name}: {result['commands_per_s']:,.0f} commands/s, {result['mode']}, "
                     f"{args.clients} client(s), batch {args.batch}")
     return 0 if result["verify"]["ok"] else 1

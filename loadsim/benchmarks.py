@@ -1,0 +1,105 @@
+"""`bin/bench-runtime`: the runtime's budgets that need a fixed shape rather than a load.
+
+- activation: a bank account with 10,000 events is activated by a shard's host (its stream read,
+  decoded and applied), without a snapshot and with one at the head; median of repeats.
+- rebuild: a balances view folded from a log of 100,000 bank events by the projection's own code
+  (ViewFollower.catch_up), from offset 0; median of repeats.
+Each figure is measured in this process on a fresh LMDB store with durable commits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from actors.hosting import AggregateHost
+from actors.settings import Settings
+from actors.viewing import ViewFollower
+from examples import bank
+from storage import AppendEntry, NewEvent, Snapshot, open_store
+
+ACTIVATION_EVENTS = 10_000
+REBUILD_EVENTS = 100_000
+BATCH = 1_000
+
+
+def _deposit(account: str, amount: int) -> NewEvent:
+    return NewEvent("Deposited", {"account_id": account, "amount": amount}, 1)
+
+
+def _one_long_stream(store, account: str, events: int) -> None:
+    stream = f"account:{account}"
+    store.append([AppendEntry(f"open-{account}", stream, 0,
+                              (NewEvent("AccountOpened", {"account_id": account, "owner": "o"}, 1),))])
+    for start in range(1, events, BATCH):
+        count = min(BATCH, events - start)
+        store.append([AppendEntry(f"{account}-{start}", stream, start,
+                                  tuple(_deposit(account, 1 + i % 100) for i in range(count)))])
+
+
+def bench_activation(root: Path, repeats: int) -> dict:
+    settings = Settings(data_dir=root, snapshot_every=10**9)
+    with open_store(root / "store") as store:
+        _one_long_stream(store, "big", ACTIVATION_EVENTS)
+        cold = _time_activations(store, settings, repeats)
+        host = AggregateHost(bank.app, store, settings)
+        live = host.activate("account:big", bank.Account)
+        store.save_snapshot(Snapshot("account:big", live.version, live.state.encore_snapshot(), 1))
+        warm = _time_activations(store, settings, repeats)
+    return {"events": ACTIVATION_EVENTS, "no_snapshot_ms": cold, "snapshot_at_head_ms": warm}
+
+
+def _time_activations(store, settings: Settings, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        host = AggregateHost(bank.app, store, settings)   # empty: the activation reads the store
+        started = time.perf_counter()
+        live = host.activate("account:big", bank.Account)
+        times.append((time.perf_counter() - started) * 1000)
+        assert live.version == ACTIVATION_EVENTS
+    return round(statistics.median(times), 3)
+
+
+def bench_rebuild(root: Path, repeats: int) -> dict:
+    with open_store(root / "store") as store:
+        _deposits_across_accounts(store, REBUILD_EVENTS, accounts=10_000)
+        rates = []
+        for _ in range(repeats):
+            follower = ViewFollower(bank.app, "balances", store, Settings(data_dir=root), persist=False)
+            started = time.perf_counter()
+            consumed = follower.catch_up()
+            rates.append(consumed / (time.perf_counter() - started))
+    return {"events": REBUILD_EVENTS, "events_per_s": round(statistics.median(rates))}
+
+
+def _deposits_across_accounts(store, events: int, accounts: int) -> None:
+    """Deposit n goes to account n % accounts, as its (n // accounts + 1)th event; batches of
+    BATCH (< accounts), so no account appears twice in one batch."""
+    for start in range(0, events, BATCH):
+        store.append([
+            AppendEntry(f"r-{n}", f"account:acc-{n % accounts}", n // accounts, (_deposit(f"acc-{n % accounts}", 5),))
+            for n in range(start, min(start + BATCH, events))
+        ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench-runtime", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", type=Path, metavar="FILE")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp:
+        figures = {"activation": bench_activation(Path(tmp) / "activation", args.repeats),
+                   "rebuild": bench_rebuild(Path(tmp) / "rebuild", args.repeats)}
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
