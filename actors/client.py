@@ -242,7 +242,7 @@ class Encore:
             self._collect(system, batches, results, time.monotonic() + timeout)
         missing = [items[p].command_id for positions in batches.values() for p in positions]
         if missing:
-            self._refresh_topology()
+            self.refresh_topology()
             raise AskTimeout(
                 f"no answer for {len(missing)} command(s) within {timeout}s (first id {missing[0]}); "
                 f"retry with the same command ids: they apply at most once", missing[0])
@@ -289,7 +289,7 @@ class Encore:
         answer = self._ask_for(replica, request, QueryAnswer, lambda r: r.query_id == request.query_id,
                                timeout + QUERY_GRACE_S)
         if answer is None:
-            self._refresh_topology()
+            self.refresh_topology()
             raise AskTimeout(f"query {type_name} got no answer within {timeout}s")
         if not answer.ok:
             _raise_query_error(answer.error)
@@ -325,8 +325,9 @@ class Encore:
                 return reply
         return system.listen(timeout)
 
-    def _refresh_topology(self) -> None:
-        """After a timeout: an actor may have been restarted at a new address."""
+    def refresh_topology(self) -> None:
+        """Ask the supervisor for the actors' addresses again (done after every timeout: an
+        actor may have been restarted at a new address)."""
         reply = self._ask_for(self._supervisor, GetTopology(), Topology, lambda r: True, 5.0)
         if reply is not None:
             self._topology = reply

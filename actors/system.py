@@ -46,13 +46,19 @@ def read_state(data_dir: Path) -> dict | None:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether `pid` runs. A zombie does not: a system killed with kill -9 whose owner process no
+    one has reaped yet (e.g. under a container init that does not reap) must not block a restart."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True   # no /proc: trust the signal check
 
 
 def port_listening(port: int, host: str = loopback.LOOPBACK) -> bool:

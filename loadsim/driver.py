@@ -30,6 +30,7 @@ class DriveOptions:
     reads: float              # percent of commands followed by a query
     seed: int
     ask_timeout_s: float = 10.0
+    query_timeout_s: float = 5.0
 
 
 @dataclass
@@ -46,6 +47,7 @@ class ClientReport:
     ryw_stale: int = 0
     ryw_stale_examples: list[str] = field(default_factory=list)
     retried: int = 0
+    retried_queries: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -98,7 +100,7 @@ class Driver:
             query = self.workload.query_for(step.key)
             began = time.monotonic()
             try:
-                answer = self.client.query(query, after=position if ryw else 0)
+                answer = self._query(query, position if ryw else 0, report)
             except EncoreError as e:
                 report.errors.append(f"query {type(query).__name__} for {step.key}: {e}")
                 continue
@@ -113,6 +115,16 @@ class Driver:
                     report.ryw_stale_examples[20:] = []
                     report.ryw_stale_examples.append(f"{step.key} after offset {position}: expected {step.observe!r}, "
                                             f"saw {seen!r}")
+
+
+    def _query(self, query, after: int, report: ClientReport):
+        """A query, asked again when it timed out (its view may be restarting)."""
+        for _ in range(MAX_RETRIES):
+            try:
+                return self.client.query(query, after=after, timeout=self.options.query_timeout_s)
+            except AskTimeout:
+                report.retried_queries += 1
+        return self.client.query(query, after=after, timeout=self.options.query_timeout_s)
 
 
 def _outcome(result: CommandResult) -> tuple:

@@ -28,6 +28,7 @@ from storage.errors import ConfigError, EncoreError
 
 from . import report
 from .bank import BankWorkload
+from .chaos import Chaos, parse_spec
 from .driver import ClientReport, DriveOptions, Driver
 from .orders import OrdersWorkload
 from .systems import Target, attached, embedded, launched
@@ -62,6 +63,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", type=Path, metavar="DIR", help="keep the run's data directory in DIR")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON")
     p.add_argument("--plot", type=Path, metavar="FILE.png", help="plot throughput over time and latencies")
+    p.add_argument("--chaos", metavar="SPEC", type=parse_spec, default=None,
+                   help="kill -9 system processes during the run: kill-shard:N, kill-projection:N, "
+                        "kill-query:N, kill-any:N (comma-separated)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -77,6 +81,8 @@ def check(args: argparse.Namespace) -> None:
         raise ConfigError(f"--rate must be a positive number of commands/s, not {args.rate}")
     if args.reads is not None and not 0 <= args.reads <= 100:
         raise ConfigError(f"--reads is a percentage, 0..100, not {args.reads}")
+    if args.embedded and args.chaos:
+        raise ConfigError("--chaos kills processes of a launched system; drop --embedded")
     if args.embedded and args.clients != 1:
         raise ConfigError("--embedded runs the system in this process with one client; use --clients 1, "
                           "or drop --embedded to launch a multi-process system")
@@ -133,10 +139,13 @@ class Counter:
         self.value = 0
 
 
-def run_clients(args, target: Target, workload: Workload, plan: Plan, ids: dict[str, list[str]]) -> dict:
+def run_clients(args, target: Target, workload: Workload, plan: Plan, ids: dict[str, list[str]],
+                chaos: Chaos | None = None) -> dict:
     """Run the plan; returns per-step outcomes (in plan order), the merged reports and the times."""
     rate = args.rate / args.clients if args.rate else None
     options = DriveOptions(args.batch, rate, workload.default_reads if args.reads is None else args.reads, args.seed)
+    if chaos is not None:   # a killed actor's asks time out: notice it soon, retry at the new address
+        options.ask_timeout_s, options.query_timeout_s = 3.0, 2.0
     shares = {phase: partition(getattr(plan, phase), args.clients) for phase in ("setup", "main")}
     if target.mode == "embedded":
         return _run_in_process(args, target, workload, plan, ids, options)
@@ -147,7 +156,8 @@ def run_clients(args, target: Target, workload: Workload, plan: Plan, ids: dict[
     for index in range(args.clients):
         phase_args = {phase: ([getattr(plan, phase)[i] for i in shares[phase][index]],
                               [ids[phase][i] for i in shares[phase][index]]) for phase in ("setup", "main")}
-        options_i = DriveOptions(options.batch, options.rate, options.reads, args.seed * 1000 + index)
+        options_i = DriveOptions(options.batch, options.rate, options.reads, args.seed * 1000 + index,
+                                 options.ask_timeout_s, options.query_timeout_s)
         processes.append(context.Process(
             target=client_process, name=f"loadsim-client-{index}",
             args=(index, str(target.data_dir), workload, phase_args["setup"], phase_args["main"], options_i,
@@ -160,7 +170,7 @@ def run_clients(args, target: Target, workload: Workload, plan: Plan, ids: dict[
         started = time.monotonic()
         go.set()
         with Progress(len(plan.main), lambda: sum(c.value for c in counters), started, not args.no_progress):
-            reports = _collect(done, processes)
+            reports = _collect(done, processes, lambda: _chaos_tick(chaos, target, counters))
     finally:
         for process in processes:
             process.join(timeout=30)
@@ -169,11 +179,17 @@ def run_clients(args, target: Target, workload: Workload, plan: Plan, ids: dict[
     return _merge(plan, shares, reports, started)
 
 
-def _collect(done: Any, processes: list) -> dict[int, tuple]:
+def _chaos_tick(chaos: Chaos | None, target: Target, counters: list) -> None:
+    if chaos is not None:
+        chaos.tick(target.client, sum(c.value for c in counters))
+
+
+def _collect(done: Any, processes: list, tick: Any) -> dict[int, tuple]:
     reports: dict[int, tuple] = {}
     while len(reports) < len(processes):
+        tick()
         try:
-            index, setup_report, main_report, error = done.get(timeout=1.0)
+            index, setup_report, main_report, error = done.get(timeout=0.05)
         except queue.Empty:
             dead = [p.name for i, p in enumerate(processes) if not p.is_alive() and i not in reports]
             if dead:
@@ -208,7 +224,7 @@ def _merge(plan: Plan, shares: dict, reports: dict[int, tuple], started: float) 
                 outcomes[phase][step_index] = outcome
         for name in ("latencies_ms", "finished_at", "query_ms", "ryw_ms", "ryw_stale_examples"):
             getattr(merged, name).extend(getattr(main_report, name))
-        for name in ("ryw_checked", "ryw_stale", "retried"):
+        for name in ("ryw_checked", "ryw_stale", "retried", "retried_queries"):
             setattr(merged, name, getattr(merged, name) + getattr(main_report, name) + getattr(setup_report, name))
         merged.errors += setup_report.errors + main_report.errors
     ended = max((t for t, _ in merged.finished_at), default=started)
@@ -276,7 +292,7 @@ def figures(args, target: Target, workload: Workload, run: dict, verification, s
         "queries": len(merged.query_ms), "ryw_queries": merged.ryw_checked,
         "query_latency_ms": report.percentiles(merged.query_ms, 50, 99),
         "ryw_latency_ms": report.percentiles(merged.ryw_ms, 50, 99),
-        "ryw_stale": merged.ryw_stale, "retried": merged.retried,
+        "ryw_stale": merged.ryw_stale, "retried": merged.retried, "retried_queries": merged.retried_queries,
         "rebuild": verification.rebuild,
         "memory": {"shard_peak_rss_mb": [s.get("peak_rss_mb") for s in shards],
                    "live_aggregates": [s.get("live_aggregates") for s in shards],
@@ -312,14 +328,19 @@ def simulate(args: argparse.Namespace) -> int:
         head_before = _head(target.data_dir)
         print(f"loadsim {workload.name}: {workload.entities:,} entities, {len(plan.main):,} commands, "
               f"{target.mode}, {args.clients} client(s), batch {args.batch}, seed {args.seed}", file=sys.stderr)
-        run = run_clients(args, target, workload, plan, ids)
+        chaos = Chaos(args.chaos, args.seed, len(plan.main)) if args.chaos else None
+        run = run_clients(args, target, workload, plan, ids, chaos)
+        target.client.refresh_topology()   # actors killed during the run live at new addresses
         steps, all_ids = plan.setup + plan.main, ids["setup"] + ids["main"]
         outcomes = run["outcomes"]["setup"] + run["outcomes"]["main"]
         verification = verify(target.client, target.data_dir, workload, plan, steps, all_ids, outcomes, head_before)
         if run["report"].ryw_stale:
             verification.add("read-your-writes", run["report"].ryw_stale_examples)
         verification.add("client", run["report"].errors)
-        result = figures(args, target, workload, run, verification, target.client.status())
+        status = target.client.status()
+        result = figures(args, target, workload, run, verification, status)
+        if chaos is not None:
+            result["chaos"] = chaos.report(status, run["report"].retried, verification.lost, verification.duplicated)
     report.print_table(result)
     if args.json:
         report.write_json(result, args.json)

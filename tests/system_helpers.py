@@ -2,6 +2,7 @@
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -103,3 +104,22 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+def kill_and_wait(pids, timeout: float = 10.0) -> None:
+    """kill -9 each pid and wait for it to be gone (a pidfd becomes readable when its process
+    exits, also for a process that is not our child)."""
+    fds = []
+    for pid in pids:
+        try:
+            fds.append(os.pidfd_open(pid))
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+    try:
+        for fd in fds:
+            ready, _, _ = select.select([fd], [], [], timeout)
+            assert ready, f"a killed process was still alive after {timeout}s"
+    finally:
+        for fd in fds:
+            os.close(fd)

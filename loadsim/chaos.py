@@ -1,0 +1,75 @@
+"""--chaos SPEC: kill -9 processes of the launched system at seeded moments of the timed run.
+
+SPEC is a comma-separated list of `kill-ROLE:N`: kill-shard, kill-projection, kill-query (Encore
+has no separate query actor: queries are answered by projection replicas, so this kills a replica
+that answers queries), kill-any (a shard or a projection). The moments are fractions of the run's
+commands drawn from the seed; the victim is drawn from the running actors of that role, found in
+the system's status, and killed by its pid. The supervisor restarts it; clients retry timed-out
+asks with the same command ids. The supervisor itself is not a target: nothing restarts it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+
+from actors.client import Encore
+from storage.errors import ConfigError
+
+ROLES = {"kill-shard": ("shard",), "kill-projection": ("projection",), "kill-query": ("projection",),
+         "kill-any": ("shard", "projection")}
+
+
+def parse_spec(text: str) -> list[str]:
+    """`kill-shard:2,kill-any:1` -> ["kill-shard", "kill-shard", "kill-any"]."""
+    kinds = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, _, count = part.partition(":")
+        if kind not in ROLES or not count.isdigit() or int(count) < 1:
+            raise ConfigError(f"--chaos {part!r}: expected KIND:N with KIND one of {', '.join(ROLES)} "
+                              f"and N >= 1, e.g. kill-shard:2,kill-projection:1")
+        kinds += [kind] * int(count)
+    if not kinds:
+        raise ConfigError("--chaos needs at least one KIND:N, e.g. kill-shard:2")
+    return kinds
+
+
+@dataclass
+class Chaos:
+    kinds: list[str]
+    seed: int
+    total: int                                   # commands in the timed run
+    kills: list[dict] = field(default_factory=list)
+    schedule: list[tuple[float, str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        rng = random.Random(self.seed)
+        self.rng = rng
+        self.schedule = sorted((rng.uniform(0.1, 0.8), kind) for kind in self.kinds)
+
+    def tick(self, client: Encore, done: int) -> None:
+        """Kill whatever is due at `done` commands (called from the simulator's main thread)."""
+        while self.schedule and done >= self.schedule[0][0] * self.total:
+            fraction, kind = self.schedule.pop(0)
+            self._kill(client, kind, done)
+
+    def _kill(self, client: Encore, kind: str, done: int) -> None:
+        actors = [a for a in client.status()["actors"]
+                  if a.get("role") in ROLES[kind] and a.get("running") and a.get("pid")]
+        if kind == "kill-query":
+            actors = [a for a in actors if a.get("queries", 0) > 0] or actors
+        if not actors:
+            self.kills.append({"kind": kind, "at_commands": done, "victim": None})
+            return
+        victim = self.rng.choice(actors)
+        os.kill(victim["pid"], signal.SIGKILL)
+        self.kills.append({"kind": kind, "at_commands": done, "victim": victim["name"], "pid": victim["pid"],
+                           "time": time.time()})
+
+    def report(self, status: dict, retried: int, lost: int, duplicated: int) -> dict:
+        restarts = sum(a.get("restarts", 0) for a in status.get("actors", []))
+        return {"kills": sum(1 for k in self.kills if k["victim"]), "restarts": restarts, "retried": retried,
+                "lost": lost, "duplicated": duplicated, "events": self.kills}

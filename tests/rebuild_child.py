@@ -1,0 +1,30 @@
+"""Child process for the rebuild crash test: folds a store's log into the balances view the way a
+projection does (ViewFollower, slices of 5,000 events, a view snapshot after each), printing
+`saved N` after each snapshot. It is killed with kill -9 in the middle.
+
+Usage: python -m tests.rebuild_child DATA_DIR
+"""
+
+import sys
+from pathlib import Path
+
+from actors.settings import Settings
+from actors.viewing import ViewFollower
+from examples.bank import app
+from storage import open_store
+
+
+def main():
+    data = Path(sys.argv[1])
+    store = open_store(data / "store")
+    follower = ViewFollower(app, "balances", store, Settings(data_dir=data, view_snapshot_every=5_000), persist=True)
+    follower.resume()
+    print(f"resumed {follower.checkpoint}", flush=True)
+    while follower.catch_up(max_events=5_000):
+        follower.save_if_due()
+        print(f"saved {follower.saved_checkpoint}", flush=True)
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
