@@ -1,19 +1,23 @@
-"""What a process can say about itself in its status: resident memory."""
+"""What a process can say about itself in its status: its memory."""
 
 from __future__ import annotations
 
-import os
 import resource
-
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def memory_mb() -> dict[str, float]:
-    """Resident set size now and at its peak, in MiB (Linux; zeros where /proc is missing)."""
+    """Resident memory in MiB (Linux): `rss_mb` now, `peak_rss_mb`, and `heap_mb`, the private
+    part (RssAnon). The LMDB map is file-backed: pages of the store a process has read count in
+    its RSS but are page cache, shared and reclaimable, so `heap_mb` is what the process holds."""
+    fields = {}
     try:
-        with open("/proc/self/statm") as f:
-            resident_pages = int(f.read().split()[1])
+        with open("/proc/self/status") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                if name in ("VmRSS", "RssAnon"):
+                    fields[name] = int(value.split()[0]) / 1024
     except OSError:
-        resident_pages = 0
+        pass
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"rss_mb": round(resident_pages * _PAGE / 2**20, 1), "peak_rss_mb": round(peak_kib / 1024, 1)}
+    return {"rss_mb": round(fields.get("VmRSS", 0.0), 1), "heap_mb": round(fields.get("RssAnon", 0.0), 1),
+            "peak_rss_mb": round(peak_kib / 1024, 1)}

@@ -45,8 +45,8 @@ def print_table(figures: dict[str, Any]) -> None:
                                                 f"({rebuild['events_per_s'] or 0:,} events/s)"))
     if figures.get("memory"):
         memory = figures["memory"]
-        rows.append(("shard peak RSS MiB / live aggregates",
-                     f"{memory['shard_peak_rss_mb']} / {memory['live_aggregates']} (cap {memory['cap']})"))
+        rows.append(("shard heap MiB / peak RSS MiB", f"{memory['shard_heap_mb']} / {memory['shard_peak_rss_mb']}"))
+        rows.append(("shard live aggregates", f"{memory['live_aggregates']} (cap {memory['cap']})"))
     if figures.get("chaos"):
         rows.append(("chaos", ", ".join(f"{k} {v}" for k, v in figures["chaos"].items() if k != "events")))
     verify = figures["verify"]

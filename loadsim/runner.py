@@ -295,6 +295,7 @@ def figures(args, target: Target, workload: Workload, run: dict, verification, s
         "ryw_stale": merged.ryw_stale, "retried": merged.retried, "retried_queries": merged.retried_queries,
         "rebuild": verification.rebuild,
         "memory": {"shard_peak_rss_mb": [s.get("peak_rss_mb") for s in shards],
+                   "shard_heap_mb": [s.get("heap_mb") for s in shards],
                    "live_aggregates": [s.get("live_aggregates") for s in shards],
                    "cap": Settings.from_env().max_live_aggregates},
         "verify": verification.as_json(),
