@@ -53,7 +53,7 @@ class Chaos:
     def tick(self, client: Encore, done: int) -> None:
         """Kill whatever is due at `done` commands (called from the simulator's main thread)."""
         while self.schedule and done >= self.schedule[0][0] * self.total:
-            fraction, kind = self.schedule.pop(0)
+            _, kind = self.schedule.pop(0)
             self._kill(client, kind, done)
 
     def _kill(self, client: Encore, kind: str, done: int) -> None:

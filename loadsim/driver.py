@@ -57,8 +57,11 @@ class Driver:
         self.progress = progress   # a shared counter (multiprocessing.Value) or None
         self.rng = random.Random(options.seed)
 
-    def run(self, steps: list[Step], ids: list[str], report: ClientReport, *, count: bool = True) -> None:
-        size, rate = self.options.batch, self.options.rate
+    def run(self, steps: list[Step], ids: list[str], report: ClientReport, *, batch: int | None = None,
+            count: bool = True) -> None:
+        """Send `steps` in batches (of `batch`, default the options'), recording into `report`;
+        `count` adds them to the progress counter."""
+        size, rate = batch or self.options.batch, self.options.rate
         started = time.monotonic()
         for start in range(0, len(steps), size):
             batch, batch_ids = steps[start:start + size], ids[start:start + size]

@@ -119,9 +119,7 @@ def client_process(index: int, data_dir: str, workload: Workload, setup: tuple, 
         with Encore.attach(data_dir) as client:
             driver = Driver(client, workload, options, progress)
             setup_report, main_report = ClientReport(), ClientReport()
-            driver.options.batch, batch = SETUP_BATCH, options.batch
-            driver.run(*setup, setup_report, count=False)
-            driver.options.batch = batch
+            driver.run(*setup, setup_report, batch=SETUP_BATCH, count=False)
             ready.put(index)
             if not go.wait(CLIENT_START_TIMEOUT_S):
                 raise ConfigError("the simulator never gave the start signal")
@@ -205,9 +203,7 @@ def _run_in_process(args, target: Target, workload: Workload, plan: Plan, ids: d
     counter = Counter()
     driver = Driver(target.client, workload, options, counter)
     setup_report, main_report = ClientReport(), ClientReport()
-    driver.options.batch = SETUP_BATCH
-    driver.run(plan.setup, ids["setup"], setup_report, count=False)
-    driver.options.batch = args.batch
+    driver.run(plan.setup, ids["setup"], setup_report, batch=SETUP_BATCH, count=False)
     started = time.monotonic()
     with Progress(len(plan.main), lambda: counter.value, started, not args.no_progress):
         driver.run(plan.main, ids["main"], main_report)
