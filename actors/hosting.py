@@ -15,9 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgpack
-
-from storage import AppendEntry, CommandOutcome, EventStore, Rejection, Snapshot
+from storage import AppendEntry, CommandOutcome, EventStore, Rejection, Snapshot, codec
 from storage.batch import check_command_id
 from storage.errors import EncoreError, InvalidRecord, StorageError, ValidationFailed
 
@@ -97,7 +95,7 @@ class AggregateHost:
 
     def _check_size(self, type_name: str, data: dict) -> None:
         try:
-            size = len(msgpack.packb(data, use_bin_type=True))
+            size = len(codec.packb(data))
         except (TypeError, ValueError, OverflowError) as e:
             raise ValidationFailed(f"command {type_name}: fields are not plain data ({e})") from None
         if size > self.settings.max_command_bytes:

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from . import codec
 from .errors import ConcurrencyConflict, InvalidRecord
-from .records import AppendEntry, CommandOutcome, Snapshot, StoredEvent
+from .records import AppendEntry, CommandOutcome, Snapshot
 
 MAX_STREAM_ID_BYTES = 400  # LMDB keys are at most 511 bytes; the index adds 9
 MAX_COMMAND_ID_BYTES = 200
@@ -91,12 +91,12 @@ class _Planner:
         if entry.events and actual != entry.expected_version:
             raise ConcurrencyConflict(entry.stream, entry.expected_version, actual)
         version, offset, result = actual, self.next_offset, self.result
+        stream, command_id, now = entry.stream, entry.command_id, self.now
         for new in entry.events:
             version += 1
-            raw = codec.pack_event(StoredEvent(
-                offset, entry.stream, version, new.type, new.schema_version,
-                new.data, entry.command_id, self.now,
-            ))
+            raw = codec.pack_event_fields(
+                offset, stream, version, new.type, new.schema_version, new.data, command_id, now
+            )
             if len(raw) > self.max_event_bytes:
                 raise InvalidRecord(
                     f"event {new.type!r} for stream {entry.stream!r} encodes to {len(raw)} "

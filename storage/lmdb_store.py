@@ -104,6 +104,7 @@ class _TxnReader:
 
     def __init__(self, store: LmdbStore, txn: lmdb.Transaction) -> None:
         self.store, self.txn = store, txn
+        self._index: lmdb.Cursor | None = None  # one cursor for every lookup of the batch
 
     def head_offset(self) -> int:
         cursor = self.txn.cursor(db=self.store._dbs["log"])
@@ -114,7 +115,9 @@ class _TxnReader:
         separate table of heads would be written at every commit, at a random page per stream:
         measured, ~35% of a commit's page writes.)"""
         prefix = stream.encode() + b"\x00"
-        cursor = self.txn.cursor(db=self.store._dbs["stream_index"])
+        cursor = self._index
+        if cursor is None:
+            cursor = self._index = self.txn.cursor(db=self.store._dbs["stream_index"])
         found = cursor.prev() if cursor.set_range(prefix + b"\xff" * 8) else cursor.last()
         key = cursor.key() if found else b""
         if len(key) == len(prefix) + 8 and key.startswith(prefix):

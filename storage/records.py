@@ -23,25 +23,23 @@ class StoredEvent(NamedTuple):
     time: float          # unix time of the commit
 
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
-    """An event to append; the store gives it its version and offset."""
+class NewEvent(NamedTuple):
+    """An event to append; the store gives it its version and offset. (The records built once per
+    command are NamedTuples: immutable, and half the cost of a frozen dataclass to create.)"""
 
     type: str
     data: dict[str, Any]
     schema_version: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(NamedTuple):
     """A domain's refusal, recorded so a retry of the same command id returns it again."""
 
     code: str
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class AppendEntry:
+class AppendEntry(NamedTuple):
     """The outcome of one command, to be written in a batch.
 
     `expected_version` is the stream's head version the command was decided against; the store
