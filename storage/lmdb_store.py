@@ -2,11 +2,17 @@
 
 Layout (named databases; integer keys are 8-byte big-endian so cursors iterate in order):
     log           offset                      -> event record (codec.pack_event)
-    stream_index  stream id, NUL, version     -> offset (its last key per stream is the head)
+    stream_index  stream id, NUL, version     -> offset, for every event up to meta's `indexed`
     snapshots     stream id                   -> latest snapshot
     commands      command id                  -> outcome (idempotency)
     views         projection name             -> view snapshot with its checkpoint
     meta          b"format", b"created"       -> format version, creation facts
+                  b"indexed"                  -> the offset the stream index is complete up to
+
+A batch's commit appends to `log` and `commands` only (both keyed in write order, so a commit
+dirties few pages); the stream index catches up every `INDEX_EVERY` events (see tail.py), and
+each process reads the unindexed tail of the log to answer for it. A stream's head version is
+its last version in the tail, or else the last key of its index range.
 
 Process rules (DESIGN.md): an environment is opened lazily in the process that uses it, once per
 process (a per-process registry keyed by path, shared by every user in that process) and never
@@ -40,8 +46,9 @@ from .errors import (
     StoreUnavailable,
 )
 from .records import AppendEntry, CommandOutcome, Snapshot, StoredEvent, ViewSnapshot
+from .tail import INDEX_EVERY, StreamTail
 
-FORMAT_VERSION = 2  # 2: no `streams` table; a stream's head is the last key of its index range
+FORMAT_VERSION = 3  # 2: no `streams` table; 3: the stream index lags the log (meta `indexed`)
 DEFAULT_MAP_SIZE = 64 << 20
 _U64 = struct.Struct(">Q")
 _DB_NAMES = ("log", "stream_index", "snapshots", "commands", "views", "meta")
@@ -77,9 +84,11 @@ def open_store(
     *,
     map_size: int = DEFAULT_MAP_SIZE,
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    index_every: int = INDEX_EVERY,
 ) -> LmdbStore:
     """Open (creating it if needed) the store in directory `path`, or share this process's
-    open handle to it. Each call must be paired with `close()`."""
+    open handle to it. Each call must be paired with `close()`. `index_every`: how many
+    unindexed events make a commit bring the stream index up to date (tests make it small)."""
     key = os.path.realpath(path)
     with _registry_lock:
         if key in _inherited:
@@ -90,7 +99,9 @@ def open_store(
             )
         store = _registry.get(key)
         if store is None:
-            store = LmdbStore(Path(key), map_size=map_size, max_event_bytes=max_event_bytes)
+            store = LmdbStore(
+                Path(key), map_size=map_size, max_event_bytes=max_event_bytes, index_every=index_every
+            )
             _registry[key] = store
         store._users += 1
         return store
@@ -111,9 +122,11 @@ class _TxnReader:
         return _U64.unpack(cursor.key())[0] if cursor.last() else 0
 
     def stream_version(self, stream: str) -> int:
-        """The version of the stream's last event: the last key of its range in the index. (A
-        separate table of heads would be written at every commit, at a random page per stream:
-        measured, ~35% of a commit's page writes.)"""
+        """The version of the stream's last event: in the tail (which the caller has read in this
+        transaction), or else the last key of its range in the index."""
+        in_tail = self.store._tail.head_version(stream)
+        if in_tail is not None:
+            return in_tail
         prefix = stream.encode() + b"\x00"
         cursor = self._index
         if cursor is None:
@@ -132,11 +145,18 @@ class _TxnReader:
 class LmdbStore:
     """Durable event store on LMDB. Use `open_store()`; do not construct directly."""
 
-    def __init__(self, path: Path, *, map_size: int, max_event_bytes: int) -> None:
+    def __init__(
+        self, path: Path, *, map_size: int, max_event_bytes: int, index_every: int = INDEX_EVERY
+    ) -> None:
+        if index_every < 1:
+            raise ValueError(f"index_every must be at least 1, not {index_every}")
         self.path = path
         self.max_event_bytes = max_event_bytes
+        self.index_every = index_every
         self._pid = os.getpid()
         self._users = 0
+        self._tail = StreamTail()
+        self._tail_lock = threading.RLock()  # one transaction at a time reads or extends the tail
         self._env = _open_env(path, map_size)
         self.stale_readers_cleared = self._env.reader_check()  # slots of processes that died
         self._dbs = {name: self._env.open_db(name.encode()) for name in _DB_NAMES}
@@ -166,15 +186,22 @@ class LmdbStore:
     ) -> list[CommandOutcome]:
         """Write a batch in ONE durable transaction (one fsync), or nothing when it raises."""
 
-        def write(txn: lmdb.Transaction) -> list[CommandOutcome]:
+        def write(txn: lmdb.Transaction) -> tuple[BatchPlan, int | None]:
+            self._read_tail(txn)
             plan = plan_batch(
                 entries, _TxnReader(self, txn), now=time.time(), snapshots=snapshots,
                 max_event_bytes=self.max_event_bytes,
             )
+            indexed = self._index_tail(txn) if self._tail.count >= self.index_every else None
             self._write_plan(txn, plan)
-            return plan.outcomes
+            return plan, indexed
 
-        return self._write(write)
+        with self._tail_lock:
+            plan, indexed = self._write(write)
+            if indexed is not None:
+                self._tail.advance_indexed(indexed)
+            self._tail.add(plan.index)  # committed: the batch's events are the tail's newest
+        return plan.outcomes
 
     def _write_plan(self, txn: lmdb.Transaction, plan: BatchPlan) -> None:
         dbs = self._dbs
@@ -183,15 +210,29 @@ class LmdbStore:
             _, added = log.putmulti([(_u64(o), raw) for o, raw in plan.events], append=True)
             if added != len(plan.events):
                 raise StorageError(f"log offsets of the batch are not past the head: {self.path} is damaged")
-            txn.cursor(db=dbs["stream_index"]).putmulti(
-                [(_index_key(s, v), _u64(o)) for s, v, o in plan.index]
-            )
         if plan.records:
             txn.cursor(db=dbs["commands"]).putmulti(
                 [(cid.encode(), raw) for cid, raw in plan.records]
             )
         for stream, raw in plan.snapshots:
             txn.put(stream.encode(), raw, db=dbs["snapshots"])
+
+    def _read_tail(self, txn: lmdb.Transaction) -> None:
+        """Bring this process's tail up to the log's head as `txn` sees it (holding the lock)."""
+        tail = self._tail
+        raw = txn.get(b"indexed", db=self._dbs["meta"])
+        tail.advance_indexed(_U64.unpack(raw)[0] if raw else 0)
+        cursor = txn.cursor(db=self._dbs["log"])
+        if cursor.set_range(_u64(tail.upto + 1)):
+            tail.add(codec.unpack_positions(cursor.iternext(keys=False)))
+
+    def _index_tail(self, txn: lmdb.Transaction) -> int:
+        """Write the tail (every event up to the head before this batch) to the stream index, in
+        key order, and advance `indexed`. Returns the new `indexed`, to adopt after the commit."""
+        entries = sorted((_index_key(s, v), _u64(o)) for s, v, o in self._tail.index_entries())
+        txn.cursor(db=self._dbs["stream_index"]).putmulti(entries)
+        txn.put(b"indexed", _u64(self._tail.upto), db=self._dbs["meta"])
+        return self._tail.upto
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         self.append((), snapshots=(snapshot,))
@@ -207,7 +248,12 @@ class LmdbStore:
         return self._read(lambda txn: _TxnReader(self, txn).head_offset())
 
     def stream_version(self, stream: str) -> int:
-        return self._read(lambda txn: _TxnReader(self, txn).stream_version(stream))
+        def read(txn: lmdb.Transaction) -> int:
+            self._read_tail(txn)
+            return _TxnReader(self, txn).stream_version(stream)
+
+        with self._tail_lock:
+            return self._read(read)
 
     def command_outcome(self, command_id: str) -> CommandOutcome | None:
         return self._read(lambda txn: _TxnReader(self, txn).command_outcome(command_id))
@@ -242,15 +288,25 @@ class LmdbStore:
         """A stream's events with versions after `after_version`, in version order."""
 
         def read(txn: lmdb.Transaction) -> list[StoredEvent]:
-            offsets = list(itertools.islice(self._stream_offsets(txn, stream, after_version), limit))
+            self._read_tail(txn)
+            in_tail = self._tail.offsets(stream, after_version)
+            indexed = self._stream_offsets(txn, stream, after_version, before=self._tail.first_version(stream))
+            offsets = list(itertools.islice(itertools.chain(indexed, map(_u64, in_tail)), limit))
             if not offsets:
                 return []
             pairs = txn.cursor(db=self._dbs["log"]).getmulti(offsets)
             return codec.unpack_events(raw for _, raw in pairs)
 
-        return self._read(read)
+        with self._tail_lock:
+            return self._read(read)
 
-    def _stream_offsets(self, txn: lmdb.Transaction, stream: str, after: int) -> Iterator[bytes]:
+    def _stream_offsets(
+        self, txn: lmdb.Transaction, stream: str, after: int, *, before: int | None
+    ) -> Iterator[bytes]:
+        """Offsets of the stream's indexed events with versions after `after` (and before
+        `before`, where the tail takes over), in version order."""
+        if before is not None and before <= after + 1:
+            return
         prefix = stream.encode() + b"\x00"
         cursor = txn.cursor(db=self._dbs["stream_index"])
         if not cursor.set_range(_index_key(stream, after + 1)):
@@ -258,6 +314,8 @@ class LmdbStore:
         size = len(prefix) + 8
         for key, offset in cursor.iternext():
             if len(key) != size or key[:-8] != prefix:
+                return
+            if before is not None and _U64.unpack(key[-8:])[0] >= before:
                 return
             yield offset
 
@@ -332,12 +390,23 @@ class LmdbStore:
             self._adopt_or_refuse()
             return
         version = codec.unpack_meta(found)
-        if version != FORMAT_VERSION:
+        if version == 2:
+            self._upgrade_from_2()
+        elif version != FORMAT_VERSION:
             raise IncompatibleStore(
                 f"the store at {self.path} has format version {version}, and this Encore reads "
                 f"version {FORMAT_VERSION}; use the Encore release that wrote it, or a new "
                 f"data directory"
             )
+
+    def _upgrade_from_2(self) -> None:
+        """Format 2 indexed every event in its own commit: the whole log is indexed."""
+        def write(txn: lmdb.Transaction) -> None:
+            head = _TxnReader(self, txn).head_offset()
+            txn.put(b"indexed", _u64(head), db=self._dbs["meta"])
+            txn.put(b"format", codec.pack_meta(FORMAT_VERSION), db=self._dbs["meta"])
+
+        self._write(write)
 
     def _adopt_or_refuse(self) -> None:
         """A store without a format record is new (empty) or not Encore's."""

@@ -9,12 +9,17 @@ def entry(command_id, stream, expected, *types, data=None):
 
 
 def assert_log_gapless(store):
+    """The log is gapless, each stream is gapless, and each stream read on its own (whole, and
+    from its middle) is exactly its events in the log. Returns the log."""
     events = store.read_log(after=0, limit=10**9)
     assert [e.offset for e in events] == list(range(1, len(events) + 1))
     by_stream = {}
     for e in events:
-        by_stream.setdefault(e.stream, []).append(e.version)
-    for stream, versions in by_stream.items():
-        assert versions == list(range(1, len(versions) + 1)), stream
-        assert store.stream_version(stream) == len(versions)
+        by_stream.setdefault(e.stream, []).append(e)
+    for stream, stream_events in by_stream.items():
+        assert [e.version for e in stream_events] == list(range(1, len(stream_events) + 1)), stream
+        assert store.stream_version(stream) == len(stream_events)
+        assert store.read_stream(stream) == stream_events
+        middle = len(stream_events) // 2
+        assert store.read_stream(stream, after_version=middle, limit=2) == stream_events[middle:middle + 2]
     return events

@@ -55,6 +55,28 @@ def test_a_store_of_another_format_version_is_refused(tmp_path):
         open_store(tmp_path / "s")
 
 
+def test_a_format_2_store_is_upgraded_in_place(tmp_path):
+    """Format 2 indexed every event as it was written; format 3 lets the index lag the log."""
+    from storage import AppendEntry, Rejection
+
+    with open_store(tmp_path / "s", index_every=1) as store:
+        store.append([entry("c1", "s:a", 0, "E", "E"), entry("c2", "s:b", 0, "E")])
+        # a batch without events still brings the index up to the head, as format 2 kept it
+        store.append([AppendEntry("c3", "s:a", 2, rejection=Rejection("no", "no"))])
+    env = lmdb.open(str(tmp_path / "s"), max_dbs=10)
+    meta = env.open_db(b"meta")
+    with env.begin(write=True) as txn:
+        assert codec.unpack_meta(txn.get(b"format", db=meta)) == FORMAT_VERSION == 3
+        txn.put(b"format", codec.pack_meta(2), db=meta)
+        txn.delete(b"indexed", db=meta)
+    env.close()
+    with open_store(tmp_path / "s") as store:
+        assert [e.version for e in store.read_stream("s:a")] == [1, 2]
+        assert store.stream_version("s:b") == 1
+        store.append([entry("c4", "s:a", 2, "E")])
+        assert_log_gapless(store)
+
+
 def test_a_foreign_directory_is_refused(tmp_path):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "notes.txt").write_text("mine")

@@ -17,12 +17,16 @@ ROOT = Path(__file__).resolve().parent.parent
 KILLS = 5
 
 
-def run_writer_until_killed(path, first_batch, acks_before_kill, seed):
-    """Start the writer, read its acks, SIGKILL it mid-stream; return the acknowledged batches."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.crash_writer", str(path), str(first_batch), str(seed)],
+def start_writer(path, first_batch, seed, prefix=""):
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.crash_writer", str(path), str(first_batch), str(seed), prefix],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
+
+
+def run_writer_until_killed(path, first_batch, acks_before_kill, seed):
+    """Start the writer, read its acks, SIGKILL it mid-stream; return the acknowledged batches."""
+    child = start_writer(path, first_batch, seed)
     acked = []
     try:
         for line in child.stdout:
@@ -55,3 +59,23 @@ def test_acknowledged_batches_survive_kill_9(tmp_path):
             outcome = store.command_outcome(e.command_id)
             assert outcome.position - outcome.event_count < e.offset <= outcome.position
     assert len(acked) >= KILLS * 5
+
+
+def test_two_writer_processes_share_the_unindexed_tail(tmp_path):
+    """Two processes append at once and index every few events: each reads the other's events
+    from the log's tail to know its heads, and the index they build together is the log's."""
+    path = tmp_path / "store"
+    open_store(path).close()  # created before the writers race
+    writers = [start_writer(path, 0, seed, prefix) for seed, prefix in ((1, "x-"), (2, "y-"))]
+    try:
+        for writer in writers:  # both are running and acknowledging
+            for _ in range(40):
+                assert writer.stdout.readline().startswith("ack")
+    finally:
+        for writer in writers:
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.wait(timeout=30)
+            writer.stdout.close()
+    with open_store(path) as store:
+        events = assert_log_gapless(store)
+        assert {e.stream[:2] for e in events} == {"x-", "y-"}

@@ -20,7 +20,8 @@ batches = st.lists(st.lists(commands, min_size=1, max_size=5), min_size=1, max_s
 def make_store(kind):
     if kind == "memory":
         return MemoryStore()
-    return open_store(tempfile.mkdtemp(prefix="encore-prop-") + "/store")
+    index_every = 3 if kind == "lmdb-index-every-3" else 20_000
+    return open_store(tempfile.mkdtemp(prefix="encore-prop-") + "/store", index_every=index_every)
 
 
 class Model:
@@ -52,7 +53,7 @@ class Model:
                 self.events += len(e.events)
 
 
-@pytest.mark.parametrize("kind", ["lmdb", "memory"])
+@pytest.mark.parametrize("kind", ["lmdb", "lmdb-index-every-3", "memory"])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches=batches)
 def test_any_sequence_of_batches_keeps_log_and_streams_gapless(kind, batches):
@@ -82,7 +83,7 @@ def test_any_sequence_of_batches_keeps_log_and_streams_gapless(kind, batches):
         store.close()
 
 
-@pytest.mark.parametrize("kind", ["lmdb", "memory"])
+@pytest.mark.parametrize("kind", ["lmdb", "lmdb-index-every-3", "memory"])
 @settings(max_examples=30, deadline=None)
 @given(retries=st.integers(1, 5), n=st.integers(1, 4))
 def test_a_command_retried_any_number_of_times_applies_once(kind, retries, n):
