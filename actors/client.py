@@ -83,10 +83,10 @@ class CommandResult:
 
     @classmethod
     def from_plain(cls, plain: dict) -> CommandResult:
-        return cls(**{k: plain.get(k) for k in (
-            "status", "command_id", "stream", "version", "position", "code", "message")},
-            events=plain.get("events") or [], errors=plain.get("errors") or [],
-            duplicate=bool(plain.get("duplicate")))
+        get = plain.get  # positional: a third of the cost of building keyword arguments
+        return cls(get("status"), get("command_id"), get("stream"), get("version"), get("position"),
+                   get("events") or [], get("code"), get("message"), get("errors") or [],
+                   bool(get("duplicate")))
 
     def raise_for_failure(self) -> CommandResult:
         """Raise for invalid and failed commands; return self when accepted or rejected."""
