@@ -9,6 +9,7 @@ resumes from there. Events of types the projection does not handle are skipped u
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -16,13 +17,14 @@ from typing import Any
 import msgpack
 
 from storage import EventStore, ViewSnapshot
-from storage.errors import EncoreError, QueryFailed
+from storage.errors import EncoreError, QueryFailed, StorageError
 
 from .app import App
 from .domain import Projection
 from .settings import Settings
 
 PAGE = 5_000
+log = logging.getLogger("encore.view")
 DIGEST_QUERY = "encore.view_digest"  # a built-in query every view answers: checkpoint and state digest
 
 
@@ -60,6 +62,7 @@ class ViewFollower:
         self.checkpoint = 0
         self.saved_checkpoint, self.saved_at = 0, time.monotonic()
         self.failure: str | None = None
+        self.save_error: str | None = None   # the last failed save (disk full...), until one succeeds
         self.stats = FollowerStats()
 
     def _handlers(self) -> dict[str, Any]:
@@ -111,14 +114,19 @@ class ViewFollower:
         if not self.persist or moved <= 0:
             return False
         elapsed = time.monotonic() - self.saved_at
-        if not (force or moved >= self.settings.view_snapshot_every
-                or elapsed >= self.settings.view_snapshot_interval_s):
-            return False
-        self.store.save_view(ViewSnapshot(
-            self.name, self.checkpoint, self.view.encore_snapshot(),
-            self.projection_type.encore_snapshot_version,
-        ))
-        self.saved_checkpoint, self.saved_at = self.checkpoint, time.monotonic()
+        due = moved >= self.settings.view_snapshot_every or elapsed >= self.settings.view_snapshot_interval_s
+        if not (force or due) or (self.save_error and not force and elapsed < self.settings.view_snapshot_interval_s):
+            return False  # (after a failed save, the next try waits the interval)
+        try:
+            self.store.save_view(ViewSnapshot(
+                self.name, self.checkpoint, self.view.encore_snapshot(),
+                self.projection_type.encore_snapshot_version,
+            ))
+        except StorageError as e:  # the view is whole in memory: keep folding and answering
+            self.save_error, self.saved_at = str(e), time.monotonic()
+            log.warning("view %s: snapshot at %d not saved, retrying later: %s", self.name, self.checkpoint, e)
+            return False  # nothing is lost: a restart folds again from the last saved snapshot
+        self.saved_checkpoint, self.saved_at, self.save_error = self.checkpoint, time.monotonic(), None
         self.stats.snapshots_saved += 1
         return True
 
@@ -144,5 +152,5 @@ class ViewFollower:
         return {
             "view": self.name, "checkpoint": self.checkpoint, "applied": self.stats.applied,
             "snapshot_checkpoint": self.saved_checkpoint, "resumed_from": self.stats.resumed_from,
-            "queries": self.stats.queries, "failure": self.failure,
+            "queries": self.stats.queries, "failure": self.failure, "save_error": self.save_error,
         }

@@ -456,13 +456,17 @@ def _refuse_foreign_directory(path: Path) -> None:
         )
 
 
+_FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # no space, file size limit, quota
+_FULL_TEXTS = ("No space left", "File too large", "quota exceeded")
+
+
 def _translate(error: Exception, path: Path) -> StorageError:
     text = str(error)
     code = getattr(error, "errno", None)
-    if isinstance(error, lmdb.DiskError) or code == errno.ENOSPC or "No space left" in text:
+    if isinstance(error, lmdb.DiskError) or code in _FULL_ERRNOS or any(t in text for t in _FULL_TEXTS):
         return StorageFull(
-            f"the disk holding {path} is full ({text}); nothing of the batch was written; free "
-            f"space and retry"
+            f"the disk holding {path} is full or refuses to grow the store ({text}); nothing of "
+            f"the batch was written; free space (or raise the file size limit) and retry"
         )
     if isinstance(error, lmdb.ReadonlyError | PermissionError) or code in (errno.EACCES, errno.EROFS):
         return StoreUnavailable(

@@ -1,12 +1,15 @@
 """Crashes under load: the whole system killed with kill -9 mid-load, a projection killed in the
 middle of a rebuild, and loadsim's chaos mode killing actors while it verifies every command."""
 
+import errno
 import json
 import os
+import resource
 import select
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -16,8 +19,9 @@ from actors.viewing import ViewFollower, state_digest
 from examples.bank import app
 from loadsim.chaos import parse_spec
 from storage import AppendEntry, NewEvent, open_store
-from storage.errors import ConfigError
-from tests.system_helpers import ROOT, RunningSystem, free_port, kill_and_wait, system_pids
+from storage.errors import ConfigError, StorageFull, StoreUnavailable
+from storage.lmdb_store import _translate
+from tests.system_helpers import ROOT, RunningSystem, encore_json, free_port, kill_and_wait, system_pids
 
 pytestmark = pytest.mark.slow
 
@@ -149,3 +153,109 @@ def test_a_zombie_owner_process_does_not_block_a_restart():
     finally:
         os.close(fd)
         exited.wait()
+
+
+def _send(client, tag, count):
+    client.stdin.write(f"{tag} {count}\n")
+    client.stdin.flush()
+    line = client.stdout.readline()
+    assert line, f"the client ended: {client.stderr.read()}"
+    return json.loads(line)
+
+
+def _limit_file_size(pids, limit):
+    """RLIMIT_FSIZE of each process: a write that would grow a file past `limit` fails with
+    EFBIG, as a full disk fails with ENOSPC (Python ignores the SIGXFSZ that comes with it)."""
+    for pid in pids:
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+
+def test_a_store_that_cannot_grow_fails_commands_clearly_and_serves_again_when_it_can(tmp_path):
+    data = tmp_path / "data"
+    system = RunningSystem(data, free_port())
+    client = subprocess.Popen([sys.executable, "-m", "tests.batch_client", str(data)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert client.stdout.readline().strip() == "ready"
+        assert {r[1] for r in _send(client, "warm", 50)} == {"accepted"}
+        pids = system_pids(data)
+        _limit_file_size(pids, (data / "store" / "data.mdb").stat().st_size)
+        accepted, failed = [], []
+        for attempt in range(60):  # until the store has to grow
+            results = _send(client, f"full{attempt}", 200)
+            accepted += [r for r in results if r[1] == "accepted"]
+            failed += [r for r in results if r[1] == "failed"]
+            if failed:
+                break
+        assert failed, "the store never had to grow"
+        assert all("not written" in r[4] and "full or refuses to grow" in r[4] for r in failed), failed[0]
+        assert all(r[2] is None for r in failed)  # no position: nothing acknowledged
+        tag = failed[0][0].rsplit("-", 1)[0]
+        _limit_file_size(pids, resource.RLIM_INFINITY)  # space returns
+        again = _send(client, tag, 200)
+        assert {(r[1], r[5]) for r in again} == {("accepted", False)}  # the failed try wrote nothing
+        code, status = encore_json("status", data=data)
+        assert all(a.get("restarts", 0) == 0 for a in status["actors"])  # nothing died of it
+        assert sum(a.get("failed_batches", 0) for a in status["actors"] if a["role"] == "shard") >= 1
+        code, answer = encore_json("query", "GetAuditTrail", f"account_id={tag}-0", "--after",
+                                   str(status["head_offset"]), data=data)  # the views kept up
+        assert code == 0 and len(answer["entries"]) == 1, answer
+    finally:
+        client.kill()
+        client.wait(timeout=30)
+        system.stop()
+    acked = [(r[0], r[2], r[3]) for r in accepted + again]
+    check_log(data, acked)  # each acknowledged command once, at its offsets; the log gapless
+    store = open_store(data / "store")
+    try:
+        written = {e.command_id for e in store.read_log(after=0, limit=10**7)}
+    finally:
+        store.close()
+    assert {r[0] for r in failed} <= written  # written once: by the retry, not the failed try
+
+
+class _FullStore:
+    """A store whose view saves fail as on a full disk, until `space` is set."""
+
+    def __init__(self, store):
+        self.store, self.space = store, False
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def save_view(self, view):
+        if not self.space:
+            raise StorageFull("the disk holding the store is full (No space left on device)")
+        self.store.save_view(view)
+
+
+def test_a_view_whose_snapshot_cannot_be_saved_keeps_folding_and_saves_when_it_can(tmp_path):
+    store = open_store(tmp_path / "store")
+    try:
+        store.append([AppendEntry(f"c{i}", f"account:a{i}", 0, (NewEvent("AccountOpened", {
+            "account_id": f"a{i}", "owner": "o"}),)) for i in range(10)])
+        full = _FullStore(store)
+        settings = Settings(data_dir=tmp_path, view_snapshot_every=5, view_snapshot_interval_s=0.001)
+        follower = ViewFollower(app, "balances", full, settings, persist=True)
+        follower.catch_up()
+        assert follower.save_if_due() is False and "full" in follower.status()["save_error"]
+        assert follower.checkpoint == 10 and follower.answer("GetTotalBalance", {}) is not None
+        assert store.load_view("balances") is None
+        full.space = True
+        deadline = time.monotonic() + 5
+        while not follower.save_if_due():  # the retry waits the snapshot interval (1 ms here)
+            assert time.monotonic() < deadline
+        assert follower.status()["save_error"] is None and store.load_view("balances").checkpoint == 10
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("error, kind", [
+    (OSError(errno.ENOSPC, "No space left on device"), StorageFull),
+    (OSError(errno.EFBIG, "File too large"), StorageFull),
+    (OSError(errno.EROFS, "Read-only file system"), StoreUnavailable),
+    (PermissionError(errno.EACCES, "Permission denied"), StoreUnavailable),
+])
+def test_storage_errors_become_clear_encore_errors(tmp_path, error, kind):
+    translated = _translate(error, tmp_path)
+    assert isinstance(translated, kind) and str(tmp_path) in str(translated)
