@@ -46,7 +46,10 @@ class Shard(ActorTypeDispatcher):
         self.send(sender, Ready("shard", msg.index))
 
     def receiveMsg_CommandBatch(self, msg: CommandBatch, sender) -> None:
-        if self.host is None:
+        if not isinstance(msg.commands, list | tuple):
+            results = [{"status": "invalid", "code": "invalid", "command_id": None, "errors": [],
+                        "message": f"a batch must carry a list of commands, not {type(msg.commands).__name__}"}]
+        elif self.host is None:
             results = [{"status": "failed", "code": "failed", "command_id": None,
                         "message": f"shard {self.index} is not configured yet; retry"}] * len(msg.commands)
         else:
