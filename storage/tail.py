@@ -61,7 +61,11 @@ class StreamTail:
         return entries[-1][0] if entries else None
 
     def offsets(self, stream: str, after_version: int) -> list[int]:
-        return [offset for version, offset in self.streams.get(stream, ()) if version > after_version]
+        entries = self.streams.get(stream)
+        if not entries:
+            return []
+        start = max(0, after_version + 1 - entries[0][0])  # a stream's versions are contiguous
+        return [offset for _, offset in entries[start:]]
 
     def first_version(self, stream: str) -> int | None:
         entries = self.streams.get(stream)
