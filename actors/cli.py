@@ -189,7 +189,7 @@ def cmd_send(args: argparse.Namespace) -> int:
             _print(args, {"status": "invalid", "code": "invalid", "message": str(e), "errors": e.errors})
             return 2
     _print(args, result_fields(result))
-    return 0 if result.accepted else 1
+    return {"accepted": 0, "rejected": 1}.get(result.status, 2)  # invalid or failed in the system: 2
 
 
 def result_fields(result: Any) -> dict[str, Any]:

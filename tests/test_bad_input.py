@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from actors.cli import parse_fields
 from actors.client import Encore
 from actors.hosting import AggregateHost
 from actors.settings import Settings
@@ -19,7 +20,7 @@ from examples.bank import Deposit, OpenAccount, app
 from storage import MemoryStore, open_store
 from storage.errors import EncoreError, ValidationFailed
 
-from .bad_input import HUGE_TEXT, command_fields, command_types, query_types, type_names, values, wire_items
+from .bad_input import HUGE_TEXT, NOT_UTF8, command_fields, command_types, query_types, type_names, values, wire_items
 from .helpers import assert_log_gapless
 from .system_helpers import ROOT, RunningSystem, encore_json, free_port
 
@@ -151,3 +152,38 @@ def test_malformed_sends_from_the_command_line_are_refused_while_good_traffic_fl
     with open_store(data / "store") as store:
         assert_log_gapless(store)
         assert [e.type for e in store.read_stream("account:cli")] == ["AccountOpened"]  # nothing else got in
+
+
+def _cli_args(type_name, pairs):
+    return [type_name, *(f"{name}={value}" for name, value in pairs)]
+
+
+def _is_valid_send(args) -> bool:
+    try:
+        fields = parse_fields(args[1:])
+    except ValidationFailed:
+        return False
+    return is_valid_command((args[0], fields, "x"))
+
+
+cli_values = st.one_of(st.integers(-(10**40), 10**40), st.text(max_size=15).filter(lambda t: "\x00" not in t),
+                       st.sampled_from([HUGE_TEXT, NOT_UTF8, "[[[[[1]]]]]", '{"a": 1}', "null", "-1"]))
+cli_sends = st.builds(
+    _cli_args, st.one_of(command_types, st.sampled_from(["Teleport", "deposit", ""])),
+    st.lists(st.tuples(st.sampled_from(["account_id", "amount", "owner", "surplus", ""]), cli_values), max_size=4),
+).filter(lambda args: not _is_valid_send(args))
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(args=cli_sends)
+def test_generated_malformed_sends_from_the_command_line_exit_2_and_write_nothing(launched, args):
+    data, load, _ = launched
+    with open_store(data / "store") as store:
+        head = store.head_offset()
+        load_events_before = ack_line(load)
+        code, answer = encore_json("send", *args, data=data)
+        assert code == 2 and answer["status"] == "invalid" and answer["message"], (args, answer)
+        written = store.read_log(after=head, limit=10**6)
+    assert all(e.command_id.startswith("load-") for e in written), written[:3]  # only the load's
+    assert load_events_before
