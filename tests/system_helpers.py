@@ -13,6 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 ENCORE = [sys.executable, str(ROOT / "bin" / "encore")]
 
 
+def child(*args, stdin=False):
+    """`python -m ARGS` from the project's root, its output (and input, if asked) piped."""
+    return subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.PIPE if stdin else None, text=True, cwd=ROOT)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -3,8 +3,6 @@ command or query gets a clear error, writes nothing, and the good commands sent 
 
 import json
 import pickle
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -22,12 +20,7 @@ from storage.errors import EncoreError, ValidationFailed
 
 from .bad_input import HUGE_TEXT, NOT_UTF8, command_fields, command_types, query_types, type_names, values, wire_items
 from .helpers import assert_log_gapless
-from .system_helpers import ROOT, RunningSystem, encore_json, free_port
-
-
-def child(*args, stdin=False):
-    return subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.PIPE if stdin else None, text=True, cwd=ROOT)
+from .system_helpers import RunningSystem, child, encore_json, free_port
 
 
 def is_valid_command(item) -> bool:

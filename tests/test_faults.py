@@ -21,14 +21,9 @@ from loadsim.chaos import parse_spec
 from storage import AppendEntry, NewEvent, open_store
 from storage.errors import ConfigError, StorageFull, StoreUnavailable
 from storage.lmdb_store import _translate
-from tests.system_helpers import ROOT, RunningSystem, encore_json, free_port, kill_and_wait, system_pids
+from tests.system_helpers import ROOT, RunningSystem, child, encore_json, free_port, kill_and_wait, system_pids
 
 pytestmark = pytest.mark.slow
-
-
-def child(*args):
-    return subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=ROOT)
 
 
 def read_lines_until(process, enough, limit=2_000):
