@@ -14,10 +14,10 @@ from datetime import timedelta
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from storage import open_store
-from storage.errors import EncoreError
+from storage.errors import EncoreError, ValidationFailed
 
 from .app import resolve_app
-from .hosting import AggregateHost
+from .hosting import AggregateHost, failed, invalid
 from .messages import BatchResults, CommandBatch, Configure, Flush, Flushed, Ready, StatusReport, StatusRequest
 from .procinfo import memory_mb
 from .settings import Settings
@@ -47,11 +47,10 @@ class Shard(ActorTypeDispatcher):
 
     def receiveMsg_CommandBatch(self, msg: CommandBatch, sender) -> None:
         if not isinstance(msg.commands, list | tuple):
-            results = [{"status": "invalid", "code": "invalid", "command_id": None, "errors": [],
-                        "message": f"a batch must carry a list of commands, not {type(msg.commands).__name__}"}]
+            kind = type(msg.commands).__name__
+            results = [invalid(ValidationFailed(f"a batch must carry a list of commands, not {kind}"), None)]
         elif self.host is None:
-            results = [{"status": "failed", "code": "failed", "command_id": None,
-                        "message": f"shard {self.index} is not configured yet; retry"}] * len(msg.commands)
+            results = [failed(f"shard {self.index} is not configured yet; retry", None)] * len(msg.commands)
         else:
             results = self.host.handle_batch(msg.commands)
         self.send(sender, BatchResults(msg.batch_id, results))

@@ -36,11 +36,14 @@ def _pack(value: Any, what: str | Callable[[], str]) -> bytes:
     try:
         return packb(value)
     except (TypeError, ValueError, OverflowError) as e:
-        what = what if isinstance(what, str) else what()
-        raise InvalidRecord(
-            f"{what} cannot be stored: {e}; use plain data (str, int, float, bool, None, "
-            f"list, dict with str keys, bytes) with integers within 64 bits"
-        ) from e
+        raise _not_plain(what if isinstance(what, str) else what(), e) from e
+
+
+def _not_plain(what: str, error: Exception) -> InvalidRecord:
+    return InvalidRecord(
+        f"{what} cannot be stored: {error}; use plain data (str, int, float, bool, None, "
+        f"list, dict with str keys, bytes) with integers within 64 bits"
+    )
 
 
 def _unpack(raw: bytes, what: str) -> Any:
@@ -64,11 +67,7 @@ def pack_event_fields(
     try:
         return packb((offset, stream, version, type_name, schema_version, data, command_id, time))
     except (TypeError, ValueError, OverflowError) as e:
-        raise InvalidRecord(
-            f"event {type_name!r} of stream {stream!r} cannot be stored: {e}; use plain data "
-            f"(str, int, float, bool, None, list, dict with str keys, bytes) with integers "
-            f"within 64 bits"
-        ) from e
+        raise _not_plain(f"event {type_name!r} of stream {stream!r}", e) from e
 
 
 def unpack_event(raw: bytes) -> StoredEvent:

@@ -290,7 +290,7 @@ class LmdbStore:
         def read(txn: lmdb.Transaction) -> list[StoredEvent]:
             self._read_tail(txn)
             in_tail = self._tail.offsets(stream, after_version)
-            indexed = self._stream_offsets(txn, stream, after_version, before=self._tail.first_version(stream))
+            indexed = self._stream_offsets(txn, stream, after_version)  # disjoint from the tail
             offsets = list(itertools.islice(itertools.chain(indexed, map(_u64, in_tail)), limit))
             if not offsets:
                 return []
@@ -300,13 +300,9 @@ class LmdbStore:
         with self._tail_lock:
             return self._read(read)
 
-    def _stream_offsets(
-        self, txn: lmdb.Transaction, stream: str, after: int, *, before: int | None
-    ) -> Iterator[bytes]:
-        """Offsets of the stream's indexed events with versions after `after` (and before
-        `before`, where the tail takes over), in version order."""
-        if before is not None and before <= after + 1:
-            return
+    def _stream_offsets(self, txn: lmdb.Transaction, stream: str, after: int) -> Iterator[bytes]:
+        """Offsets of the stream's indexed events (those up to `indexed`, which the tail read in
+        this transaction does not hold) with versions after `after`, in version order."""
         prefix = stream.encode() + b"\x00"
         cursor = txn.cursor(db=self._dbs["stream_index"])
         if not cursor.set_range(_index_key(stream, after + 1)):
@@ -314,8 +310,6 @@ class LmdbStore:
         size = len(prefix) + 8
         for key, offset in cursor.iternext():
             if len(key) != size or key[:-8] != prefix:
-                return
-            if before is not None and _U64.unpack(key[-8:])[0] >= before:
                 return
             yield offset
 

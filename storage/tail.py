@@ -67,10 +67,6 @@ class StreamTail:
         start = max(0, after_version + 1 - entries[0][0])  # a stream's versions are contiguous
         return [offset for _, offset in entries[start:]]
 
-    def first_version(self, stream: str) -> int | None:
-        entries = self.streams.get(stream)
-        return entries[0][0] if entries else None
-
     def index_entries(self) -> list[tuple[str, int, int]]:
         """Everything held, to be written to the index: `(stream, version, offset)`."""
         return [(stream, v, o) for stream, entries in self.streams.items() for v, o in entries]
