@@ -19,7 +19,7 @@ from typing import Any
 
 from storage.errors import NoSystemRunning, SystemAlreadyRunning, SystemError_
 
-from . import loopback
+from . import loopback, poller
 from .messages import GetTopology, Shutdown, StartSystem, Stopped, SystemReady, Topology
 from .settings import Settings
 
@@ -110,6 +110,7 @@ def log_defs(log_dir: Path) -> dict:
 def _actor_system(port: int, log_dir: Path | None = None):
     from thespian.actors import ActorSystem
 
+    poller.install()  # before the system exists: its actor processes are forked from this one
     logs = log_defs(log_dir) if log_dir else None
     return ActorSystem("multiprocTCPBase", capabilities(port), logDefs=logs, transientUnique=True)
 
