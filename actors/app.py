@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from storage import EventRegistry, NewEvent, StoredEvent
+from storage import EventRegistry, NewEvent
 from storage.errors import ConfigError, ValidationFailed
 
 from .domain import Aggregate, Command, Event, Projection, Query, plain_fields, validator_of
@@ -35,6 +35,7 @@ class App:
         self.queries: dict[str, tuple[type[Query], str]] = {}
         self.events: dict[str, type[Event]] = {}
         self.registry = EventRegistry()
+        self.decode = self.registry.decode  # the domain event of a StoredEvent (one call less per event)
         self._index()
 
     @classmethod
@@ -87,9 +88,6 @@ class App:
     @staticmethod
     def to_new_event(event: Event) -> NewEvent:
         return NewEvent(type(event).__name__, plain_fields(event), event.encore_schema_version)
-
-    def decode(self, stored: StoredEvent) -> Event:
-        return self.registry.decode(stored)
 
     # ---------------------------------------------------------------- queries
 

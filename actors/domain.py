@@ -171,6 +171,9 @@ class Aggregate(_Stateful):
         if name is not None:
             getattr(self, name)(event)
 
+    def encore_appliers(self) -> dict[str, Callable[[Event], None]]:
+        return _appliers(self, Aggregate.apply)
+
 
 class Projection(_Stateful):
     """A read model folded from the log. `__init__` sets the empty view."""
@@ -182,6 +185,19 @@ class Projection(_Stateful):
         if name is not None:
             getattr(self, name)(event, stored)
 
+    def encore_appliers(self) -> dict[str, Callable[[Event, Any], None]]:
+        return _appliers(self, Projection.apply)
+
     def answer(self, query: Query) -> Any:
         """A copy of what the view says: no caller ever holds the live view."""
         return copy.deepcopy(getattr(self, self.encore_answers[type(query)])(query))
+
+
+def _appliers(instance: _Stateful, default_apply: Callable) -> dict[str, Callable]:
+    """Event type name -> what applies it to `instance`, bound once (a replay then skips the
+    per-event dispatch of `apply`). A class that overrides `apply` gets every type it handles
+    through its own `apply`."""
+    handled = type(instance).encore_applies
+    if type(instance).apply is not default_apply:
+        return {t.__name__: instance.apply for t in handled}
+    return {t.__name__: getattr(instance, name) for t, name in handled.items()}

@@ -184,13 +184,21 @@ class AggregateHost:
         if snapshot is not None and snapshot.schema_version == aggregate_type.encore_snapshot_version:
             state.encore_restore(snapshot.state)
             version = snapshot.version
-        for stored in self.store.read_stream(stream, after_version=version):
-            state.apply(self.app.decode(stored))
-            version = stored.version
+        version = self._replay(state, self.store.read_stream(stream, after_version=version), version)
         live = LiveAggregate(state, version, snapshot.version if snapshot else 0, now)
         self.live[stream] = live
         self.stats.activations += 1
         return live
+
+    def _replay(self, state: Aggregate, events: list, version: int) -> int:
+        """Apply stored events to `state`; returns the version reached. Events of types the
+        aggregate does not apply are not decoded."""
+        appliers, decode = state.encore_appliers(), self.app.decode
+        for stored in events:
+            apply = appliers.get(stored.type)
+            if apply is not None:
+                apply(decode(stored))
+        return events[-1].version if events else version
 
     def _forget(self, streams: set) -> None:
         for stream in streams:

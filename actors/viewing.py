@@ -58,20 +58,12 @@ class ViewFollower:
         self.persist = persist  # only one replica writes the view snapshot
         self.projection_type: type[Projection] = app.projections[name]
         self.view = self.projection_type()
-        self.handlers = self._handlers()
+        self.handlers = self.view.encore_appliers()  # event type name -> bound handler
         self.checkpoint = 0
         self.saved_checkpoint, self.saved_at = 0, time.monotonic()
         self.failure: str | None = None
         self.save_error: str | None = None   # the last failed save (disk full...), until one succeeds
         self.stats = FollowerStats()
-
-    def _handlers(self) -> dict[str, Any]:
-        """Event type name -> what applies it, bound once (skips the per-event dispatch). A
-        projection that overrides `apply` gets every handled type through its own `apply`."""
-        handled = self.projection_type.encore_applies
-        if type(self.view).apply is not Projection.apply:
-            return {t.__name__: self.view.apply for t in handled}
-        return {t.__name__: getattr(self.view, name) for t, name in handled.items()}
 
     def resume(self) -> None:
         """Start from the stored view snapshot, when its schema is this code's."""
@@ -97,17 +89,22 @@ class ViewFollower:
         return consumed
 
     def _apply_page(self, page: list) -> None:
-        handlers, decode = self.handlers, self.app.decode
-        for stored in page:
-            handler = handlers.get(stored.type)
-            if handler is not None:
-                try:
+        """Apply a page of consecutive log entries; on a failing event, stop just before it."""
+        handlers, decode, applied = self.handlers, self.app.decode, 0
+        stored = None
+        try:
+            for stored in page:
+                handler = handlers.get(stored.type)
+                if handler is not None:
                     handler(decode(stored), stored)
-                except Exception as e:  # a bug in a handler: stop here, loudly, never skip
-                    self.failure = f"event {stored.offset} ({stored.type}) failed in {self.name}: {e!r}"
-                    return
-                self.stats.applied += 1
-            self.checkpoint = stored.offset
+                    applied += 1
+        except Exception as e:  # a bug in a handler, or a record that does not decode: never skip
+            self.failure = f"event {stored.offset} ({stored.type}) failed in {self.name}: {e!r}"
+            self.checkpoint = stored.offset - 1  # offsets are gapless: the entries before it are applied
+        else:
+            if stored is not None:
+                self.checkpoint = stored.offset
+        self.stats.applied += applied
 
     def save_if_due(self, *, force: bool = False) -> bool:
         moved = self.checkpoint - self.saved_checkpoint

@@ -47,3 +47,25 @@ def test_malformed_items_are_invalid_and_the_rest_of_the_batch_proceeds():
     assert [r["status"] for r in results] == ["accepted", "invalid", "invalid", "invalid", "invalid", "invalid"]
     assert "over the limit of 200" in results[5]["message"]
     assert "over the limit" in results[2]["message"] and "twice" in results[4]["message"]
+
+
+def test_activation_replays_through_an_overridden_apply_and_skips_foreign_event_types():
+    from examples import bank
+    from storage import AppendEntry, NewEvent
+
+    class CountingAccount(bank.Account):
+        encore_type = "account"
+
+        def apply(self, event):
+            self.seen = getattr(self, "seen", 0) + 1
+            super().apply(event)
+
+    store = MemoryStore()
+    host = AggregateHost(app, store, Settings(data_dir=Path("unused")))
+    host.handle_batch([("OpenAccount", {"account_id": "a", "owner": "o"}, "c1"),
+                       ("Deposit", {"account_id": "a", "amount": 50}, "c2")])
+    # an event type no part of this app knows, written by another app into the same stream
+    store.append([AppendEntry("c3", "account:a", 2, (NewEvent("Audited", {"by": "x"}, 1),))])
+    fresh = AggregateHost(app, store, Settings(data_dir=Path("unused")))
+    live = fresh.activate("account:a", CountingAccount)
+    assert live.version == 3 and live.state.balance == 50 and live.state.seen == 2
