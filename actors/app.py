@@ -81,7 +81,12 @@ class App:
         return self.commands[type(command).__name__][1]
 
     def stream_of(self, command: Command) -> str:
-        return f"{self.aggregate_for(command).encore_type}:{command.encore_aggregate_id()}"
+        return self.route(command)[0]
+
+    def route(self, command: Command) -> tuple[str, type[Aggregate]]:
+        """The stream a command addresses ("<aggregate type>:<id>") and its aggregate's class."""
+        aggregate = self.commands[type(command).__name__][1]
+        return f"{aggregate.encore_type}:{command.encore_aggregate_id()}", aggregate
 
     # ---------------------------------------------------------------- events
 
@@ -102,21 +107,26 @@ def _parse(table: dict[str, tuple], kind: str, type_name: Any, data: Any) -> Any
     entry = table.get(type_name) if isinstance(type_name, str) else None
     if entry is None:
         raise ValidationFailed(f"unknown {kind} type {type_name!r}; known: {', '.join(sorted(table))}")
-    return _validate(entry[0], data, f"{kind} {type_name}")
-
-
-def _validate(model: type, data: Any, what: str) -> Any:
     if not isinstance(data, dict):
-        raise ValidationFailed(f"{what}: fields must be a mapping of name to value, not {type(data).__name__}")
+        raise ValidationFailed(
+            f"{kind} {type_name}: fields must be a mapping of name to value, not {type(data).__name__}"
+        )
+    model = entry[0]
+    validate = _validators.get(model)
+    if validate is None:
+        validate = _validators[model] = validator_of(model)
     try:
-        return validator_of(model)(data)
+        return validate(data)
     except ValidationError as e:
         errors = [
             {"field": ".".join(map(str, err["loc"])) or "(root)", "reason": err["msg"], "type": err["type"]}
             for err in e.errors()
         ]
         detail = "; ".join(f"{err['field']}: {err['reason']}" for err in errors)
-        raise ValidationFailed(f"{what} is invalid: {detail}", errors) from None
+        raise ValidationFailed(f"{kind} {type_name} is invalid: {detail}", errors) from None
+
+
+_validators: dict[type, Any] = {}  # model -> pydantic's validator of it (looked up once)
 
 
 def resolve_app(app: App | str) -> App:

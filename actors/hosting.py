@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from storage import AppendEntry, CommandOutcome, EventStore, Rejection, Snapshot, codec
 from storage.batch import check_command_id
@@ -41,14 +41,14 @@ class HostStats:
     failed_batches: int = 0
 
 
-@dataclass(slots=True)
-class _Pending:
-    """A command that reached an aggregate in this batch."""
+class _Pending(NamedTuple):
+    """A command that reached an aggregate in this batch: where its result goes, and its events
+    as the result shows them."""
 
     index: int
     command_id: str
     stream: str
-    events: list[dict] = field(default_factory=list)
+    events: list[dict] | tuple = ()
 
 
 class AggregateHost:
@@ -105,17 +105,20 @@ class AggregateHost:
             )
 
     def _decide(self, index: int, command_id: str, command: Command, touched: set, results: list):
-        stream = self.app.stream_of(command)
+        """The command's entry for the batch and what its result needs, or None when it already
+        has a result (its aggregate could not be activated, or the domain's code raised)."""
+        stream, aggregate_type = self.app.route(command)
         try:
-            live = self.activate(stream, self.app.aggregate_for(command))
+            live = self.activate(stream, aggregate_type)
         except EncoreError as e:
             results[index] = failed(f"aggregate {stream} could not be activated: {e}", command_id)
             return None
-        expected, item = live.version, _Pending(index, command_id, stream)
+        expected = live.version
         try:
             events = live.state.decide(command)
         except DomainError as e:
-            return AppendEntry(command_id, stream, expected, rejection=Rejection(e.code, e.message)), item
+            rejection = Rejection(e.code, e.message)
+            return AppendEntry(command_id, stream, expected, (), rejection), _Pending(index, command_id, stream)
         except Exception as e:  # a bug in the domain's handler: answer, keep serving
             results[index] = failed(f"the handler of {type(command).__name__} raised {e!r}", command_id)
             return None
@@ -127,10 +130,10 @@ class AggregateHost:
             self.live.pop(stream, None)
             results[index] = failed(f"applying events of {type(command).__name__} raised {e!r}", command_id)
             return None
-        new_events = tuple(self.app.to_new_event(event) for event in events)
+        new_events = tuple([self.app.to_new_event(event) for event in events])
         live.version += len(new_events)
-        item.events = [{"type": e.type, "data": e.data} for e in new_events]
-        return AppendEntry(command_id, stream, expected, new_events), item
+        pending = _Pending(index, command_id, stream, [{"type": e.type, "data": e.data} for e in new_events])
+        return AppendEntry(command_id, stream, expected, new_events), pending
 
     def _commit(self, entries: list, pending: list[_Pending], touched: set, results: list) -> None:
         if not entries:

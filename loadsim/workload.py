@@ -23,6 +23,11 @@ class Step:
     code: str | None = None  # the rejection code the model expects
     observe: Any = None      # what a read-your-writes query of this entity must see after this step
 
+    def __reduce__(self) -> tuple:
+        # steps travel to the client processes by pickle; a slots dataclass's default pickling
+        # looks its fields up again for every object (~4x slower for a plan of 100,000 steps)
+        return Step, (self.command, self.key, self.expect, self.code, self.observe)
+
 
 @dataclass
 class Plan:

@@ -158,11 +158,13 @@ def _check_stream(stream: str) -> None:
 
 
 def _check_id(value: str, what: str, max_bytes: int) -> None:
+    if type(value) is str and value.isascii() and 0 < len(value) <= max_bytes and "\x00" not in value:
+        return  # the common case, in one test
     if type(value) is not str or not value:
         raise InvalidRecord(f"{what} must be a non-empty string, not {value!r}")
     if "\x00" in value:
         raise InvalidRecord(f"{what} {value!r} contains a NUL character")
-    if len(value) <= max_bytes and value.isascii():  # the common case: no encoding needed
+    if len(value) <= max_bytes and value.isascii():
         return
     try:
         size = len(value.encode("utf-8"))

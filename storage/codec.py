@@ -111,10 +111,10 @@ def unpack_positions(raws: Iterable[bytes | memoryview]) -> list[tuple[str, int,
 
 def pack_outcome(outcome: CommandOutcome) -> bytes:
     rejection = (outcome.rejection.code, outcome.rejection.message) if outcome.rejection else None
-    return _pack(
-        (outcome.stream, outcome.version, outcome.position, outcome.event_count, rejection),
-        lambda: f"result of command {outcome.command_id!r}",
-    )
+    try:
+        return packb((outcome.stream, outcome.version, outcome.position, outcome.event_count, rejection))
+    except (TypeError, ValueError, OverflowError) as e:
+        raise _not_plain(f"result of command {outcome.command_id!r}", e) from e
 
 
 def unpack_outcome(command_id: str, raw: bytes) -> CommandOutcome:

@@ -116,6 +116,7 @@ class _TxnReader:
     def __init__(self, store: LmdbStore, txn: lmdb.Transaction) -> None:
         self.store, self.txn = store, txn
         self._index: lmdb.Cursor | None = None  # one cursor for every lookup of the batch
+        self._commands = store._dbs["commands"]
 
     def head_offset(self) -> int:
         cursor = self.txn.cursor(db=self.store._dbs["log"])
@@ -138,7 +139,7 @@ class _TxnReader:
         return 0
 
     def command_outcome(self, command_id: str) -> CommandOutcome | None:
-        raw = self.txn.get(command_id.encode(), db=self.store._dbs["commands"])
+        raw = self.txn.get(command_id.encode(), db=self._commands)
         return codec.unpack_outcome(command_id, raw) if raw else None
 
 
@@ -229,7 +230,10 @@ class LmdbStore:
     def _index_tail(self, txn: lmdb.Transaction) -> int:
         """Write the tail (every event up to the head before this batch) to the stream index, in
         key order, and advance `indexed`. Returns the new `indexed`, to adopt after the commit."""
-        entries = sorted((_index_key(s, v), _u64(o)) for s, v, o in self._tail.index_entries())
+        pack, entries = _U64.pack, []
+        for stream, held in self._tail.index_entries():  # in key order
+            prefix = stream.encode() + b"\x00"
+            entries.extend([(prefix + pack(version), pack(offset)) for version, offset in held])
         txn.cursor(db=self._dbs["stream_index"]).putmulti(entries)
         txn.put(b"indexed", _u64(self._tail.upto), db=self._dbs["meta"])
         return self._tail.upto

@@ -34,7 +34,9 @@ class StreamTail:
         if indexed <= self.indexed:
             return
         self.indexed = indexed
-        self.upto = max(self.upto, indexed)
+        if indexed >= self.upto:  # the usual case: the index caught up with all of it
+            self.upto, self.streams, self.count = indexed, {}, 0
+            return
         kept: dict[str, list[tuple[int, int]]] = {}
         for stream, entries in self.streams.items():
             rest = [entry for entry in entries if entry[1] > indexed]
@@ -67,6 +69,8 @@ class StreamTail:
         start = max(0, after_version + 1 - entries[0][0])  # a stream's versions are contiguous
         return [offset for _, offset in entries[start:]]
 
-    def index_entries(self) -> list[tuple[str, int, int]]:
-        """Everything held, to be written to the index: `(stream, version, offset)`."""
-        return [(stream, v, o) for stream, entries in self.streams.items() for v, o in entries]
+    def index_entries(self) -> list[tuple[str, list[tuple[int, int]]]]:
+        """Everything held, to be written to the index: `(stream, [(version, offset), ...])`,
+        streams in sorted order (which is the index's key order: UTF-8 keeps code point order,
+        and a stream id holds no NUL, the separator before the version)."""
+        return sorted(self.streams.items())
