@@ -6,14 +6,17 @@ epoll_create, one epoll_ctl per socket and a close, plus the selector module's b
 own source says "creates selector on each loop, perhaps this could be optimized"). A single ask
 takes ~10 turns on each side. `OneShotPoll` does what that loop uses of a selector (register,
 select once, close) with one poll() call and no key objects. Measured on the 2-core machine, a
-client asking a shard for a no-op reply (Flush) went from 1,300-1,500 to 1,600-2,100 round trips/s.
+client asking a shard for a no-op reply went from 1,300-1,500 to 1,600-2,100 round trips/s.
 
 `install()` replaces the selector module that TCPTransport sees, in this process and in the actor
-processes it forks. It is only installed over the Thespian version it was written against.
+processes it forks. It is only installed over the Thespian version it was written against, and
+not at all when ENCORE_THESPIAN_POLL=0 is set (to compare, or to rule it out when debugging).
+`bin/bench-runtime` measures the round trip it serves.
 """
 
 from __future__ import annotations
 
+import os
 import select
 import selectors
 from typing import Any, NamedTuple
@@ -73,12 +76,13 @@ class _SelectorsForThespian:
 
 
 def install() -> bool:
-    """Use OneShotPoll in Thespian's TCP loop; False (and nothing changed) on another Thespian."""
+    """Use OneShotPoll in Thespian's TCP loop; False (and nothing changed) on another Thespian
+    or when ENCORE_THESPIAN_POLL=0."""
     from importlib.metadata import version
 
     from thespian.system.transport import TCPTransport
 
-    if version("thespian") != THESPIAN_VERSION:
+    if version("thespian") != THESPIAN_VERSION or os.environ.get("ENCORE_THESPIAN_POLL") == "0":
         return False
     TCPTransport.selectors = _SelectorsForThespian
     return True

@@ -4,7 +4,9 @@
   decoded and applied), without a snapshot and with one at the head; median of repeats.
 - rebuild: a balances view folded from a log of 100,000 bank events by the projection's own code
   (ViewFollower.catch_up), from offset 0; median of repeats.
-Each figure is measured in this process on a fresh LMDB store with durable commits.
+Each of those is measured in this process on a fresh LMDB store with durable commits.
+- roundtrip: Thespian's transport alone: a client of a launched system asks a shard for a reply
+  that does no work (Flush), one at a time; what every ask pays on top of the shard's work.
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from actors.client import Encore
 from actors.hosting import AggregateHost
+from actors.messages import Flush, Flushed
 from actors.settings import Settings
 from actors.viewing import ViewFollower
 from examples import bank
 from storage import AppendEntry, NewEvent, Snapshot, open_store
+from storage.errors import AskTimeout
+
+from .bank import BankWorkload
+from .systems import launched
 
 ACTIVATION_EVENTS = 10_000
 REBUILD_EVENTS = 100_000
@@ -87,14 +95,34 @@ def _deposits_across_accounts(store, events: int, accounts: int) -> None:
         ])
 
 
+def bench_roundtrip(asks: int) -> dict:
+    """Sequential no-op asks to shard 0 of a launched bank system: rate and latency."""
+    workload = BankWorkload(1, 1, 0)
+    with launched(workload, 1, None) as data, Encore.attach(data) as client:
+        system, shard = client._system, client.topology.shards[0]  # the raw Thespian endpoint
+        times = []
+        for _ in range(100 + asks):  # the first 100 warm the connection up
+            started = time.perf_counter()
+            reply = system.ask(shard, Flush(), 10)
+            if not isinstance(reply, Flushed):
+                raise AskTimeout(f"the shard did not answer a round trip ({reply!r})")
+            times.append(time.perf_counter() - started)
+    times = sorted(times[100:])
+    return {"asks": asks, "per_s": round(asks / sum(times)), "p50_ms": round(times[asks // 2] * 1000, 3),
+            "p99_ms": round(times[int(asks * 0.99)] * 1000, 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench-runtime", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path, metavar="FILE")
+    parser.add_argument("--asks", type=int, default=3000, help="round trips to time (0: skip)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp:
         figures = {"activation": bench_activation(Path(tmp) / "activation", args.repeats),
                    "rebuild": bench_rebuild(Path(tmp) / "rebuild", args.repeats)}
+    if args.asks > 0:
+        figures["roundtrip"] = bench_roundtrip(args.asks)
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -113,3 +113,17 @@ def test_a_launched_run_with_two_client_processes_verifies(tmp_path):
     assert figures["ryw_stale"] == 0 and figures["memory"]["shard_peak_rss_mb"]
     assert "commands/s" in done.stdout and "every check held" in done.stdout
     assert system_pids(tmp_path / "keep" / "data") == []   # the run stopped the system it started
+
+
+def test_bench_runtime_measures_activation_rebuild_and_the_round_trip(tmp_path, capsys):
+    from loadsim import benchmarks
+
+    out = tmp_path / "figures.json"
+    assert benchmarks.main(["--repeats", "1", "--asks", "30", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["activation"]["events"] == benchmarks.ACTIVATION_EVENTS
+    assert 0 < figures["activation"]["snapshot_at_head_ms"] < figures["activation"]["no_snapshot_ms"]
+    assert figures["rebuild"]["events_per_s"] > 0
+    trip = figures["roundtrip"]
+    assert trip["asks"] == 30 and trip["per_s"] > 0 and 0 < trip["p50_ms"] <= trip["p99_ms"]
+    assert json.loads(capsys.readouterr().out) == figures
