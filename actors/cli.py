@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     launch = argparse.ArgumentParser(add_help=False, parents=[data])
     launch.add_argument("--app", default=DEFAULT_APP, help=f"app import path (default {DEFAULT_APP})")
-    launch.add_argument("--shards", type=int, default=None, help="shard processes (default 2)")
+    launch.add_argument("--shards", type=int, default=None, help="shard processes (default: half the CPUs, 1 to 8)")
     launch.add_argument("--port", type=int, default=system.DEFAULT_PORT, help="Thespian Admin port")
     launch.add_argument("--allow-remote", metavar="HOST", default=None,
                         help="listen on HOST beyond loopback: DANGEROUS, Thespian unpickles what reaches it")

@@ -59,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
     mode.add_argument("--embedded", action="store_true", help="an in-process system (simpleSystemBase)")
     mode.add_argument("--attach", type=Path, metavar="DIR", help="drive the running system on DIR")
     p.add_argument("--shards", type=int, default=None,
-                   help="shards of the system started for the run (default 2; embedded 1)")
+                   help="shards of the system started for the run (default: half the CPUs; embedded 1)")
     p.add_argument("--keep", type=Path, metavar="DIR", help="keep the run's data directory in DIR")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON")
     p.add_argument("--plot", type=Path, metavar="FILE.png", help="plot throughput over time and latencies")

@@ -45,8 +45,8 @@ def launched(workload: Workload, shards: int | None, keep: Path | None) -> Itera
     """A system started for this run with the workload's app; stopped (and removed) at the end."""
     base = keep or Path(tempfile.mkdtemp(prefix=f"loadsim-{workload.name}-"))
     data = base / "data"
-    encore_cli("start", "--data", str(data), "--app", workload.app_path, "--shards", str(shards or 2),
-               "--port", str(free_port()))
+    encore_cli("start", "--data", str(data), "--app", workload.app_path, "--port", str(free_port()),
+               *(("--shards", str(shards)) if shards else ()))
     try:
         yield data
     finally:
