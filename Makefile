@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(PY) bin/bench-runtime --json bench-runtime.json
 
 lint: $(STAMP)
-	$(PY) -m ruff check actors storage tests bin/* examples loadsim
+	$(PY) -m ruff check actors storage tests bin/encore bin/loadsim bin/bench-storage bin/bench-runtime examples loadsim
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
