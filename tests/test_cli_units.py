@@ -20,3 +20,16 @@ def test_field_values_parse_as_json_when_they_can():
         {"amount": 25, "owner": "ann", "tags": [1, 2], "note": "25"}
     with pytest.raises(ValidationFailed, match="field=value"):
         parse_fields(["amount"])
+
+
+def test_a_result_from_plain_is_the_dataclass_built_normally():
+    import dataclasses
+
+    plain = {"status": "accepted", "command_id": "c1", "stream": "account:a", "version": 2, "position": 7,
+             "events": [{"type": "Deposited", "data": {"account_id": "a", "amount": 5}}], "duplicate": True}
+    result = CommandResult.from_plain(plain)
+    assert result == CommandResult("accepted", "c1", stream="account:a", version=2, position=7,
+                                   events=plain["events"], duplicate=True)
+    assert list(vars(result)) == [f.name for f in dataclasses.fields(CommandResult)]  # every field, in order
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.status = "rejected"
