@@ -4,14 +4,15 @@ Thespian 4.0.1's `TCPTransport._runWithExpiry` builds a `selectors.DefaultSelect
 every turn of its loop, registers each socket in it, selects once and closes it: per turn one
 epoll_create, one epoll_ctl per socket and a close, plus the selector module's bookkeeping (its
 own source says "creates selector on each loop, perhaps this could be optimized"). A single ask
-takes ~10 turns on each side. `OneShotPoll` does what that loop uses of a selector (register,
-select once, close) with one poll() call and no key objects. Measured on the 2-core machine, a
-client asking a shard for a no-op reply went from 1,300-1,500 to 1,600-2,100 round trips/s.
+takes 5-10 turns in a client (cProfile). `OneShotPoll` does what that loop uses of a selector (register,
+select once, close) with one poll() call and no key objects. Measured on the 2-core machine
+(`bin/bench-runtime`, roundtrip: a client asking a shard for a no-op reply, in turn with
+ENCORE_THESPIAN_POLL=0), round trips went from 1,325-1,332/s to 2,001-2,275/s.
 
 `install()` replaces the selector module that TCPTransport sees, in this process and in the actor
-processes it forks. It is only installed over the Thespian version it was written against, and
+processes it forks (a process started some other way runs Thespian's own selector: slower, the
+same behaviour). It is only installed over the Thespian version it was written against, and
 not at all when ENCORE_THESPIAN_POLL=0 is set (to compare, or to rule it out when debugging).
-`bin/bench-runtime` measures the round trip it serves.
 """
 
 from __future__ import annotations
