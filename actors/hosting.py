@@ -196,12 +196,14 @@ class AggregateHost:
     def _replay(self, state: Aggregate, events: list, version: int) -> int:
         """Apply stored events to `state`; returns the version reached. Events of types the
         aggregate does not apply are not decoded."""
+        if not events:  # a new aggregate, or a snapshot at the head: nothing to bind handlers for
+            return version
         appliers, decode = state.encore_appliers(), self.app.decode
         for stored in events:
             apply = appliers.get(stored.type)
             if apply is not None:
                 apply(decode(stored))
-        return events[-1].version if events else version
+        return events[-1].version
 
     def _forget(self, streams: set) -> None:
         for stream in streams:
