@@ -111,12 +111,8 @@ def _parse(table: dict[str, tuple], kind: str, type_name: Any, data: Any) -> Any
         raise ValidationFailed(
             f"{kind} {type_name}: fields must be a mapping of name to value, not {type(data).__name__}"
         )
-    model = entry[0]
-    validate = _validators.get(model)
-    if validate is None:
-        validate = _validators[model] = validator_of(model)
     try:
-        return validate(data)
+        return validator_of(entry[0])(data)
     except ValidationError as e:
         errors = [
             {"field": ".".join(map(str, err["loc"])) or "(root)", "reason": err["msg"], "type": err["type"]}
@@ -124,9 +120,6 @@ def _parse(table: dict[str, tuple], kind: str, type_name: Any, data: Any) -> Any
         ]
         detail = "; ".join(f"{err['field']}: {err['reason']}" for err in errors)
         raise ValidationFailed(f"{kind} {type_name} is invalid: {detail}", errors) from None
-
-
-_validators: dict[type, Any] = {}  # model -> pydantic's validator of it (looked up once)
 
 
 def resolve_app(app: App | str) -> App:

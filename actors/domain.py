@@ -81,10 +81,17 @@ def _has_only_scalar_fields(model: type[BaseModel]) -> bool:
 
 
 def validator_of(model: type[BaseModel]) -> Callable[[Any], Any]:
-    """`model.model_validate`, as pydantic's validator itself (half the cost per call)."""
-    if not model.__pydantic_complete__:
-        model.model_rebuild()
-    return model.__pydantic_validator__.validate_python
+    """`model.model_validate`, as pydantic's validator itself (half the cost per call), looked
+    up once per model."""
+    validate = _validators.get(model)
+    if validate is None:
+        if not model.__pydantic_complete__:
+            model.model_rebuild()
+        validate = _validators[model] = model.__pydantic_validator__.validate_python
+    return validate
+
+
+_validators: dict[type, Callable[[Any], Any]] = {}
 
 
 class DomainError(Exception):

@@ -64,8 +64,7 @@ def test_installed_under_thespians_tcp_loop():
 def test_encore_thespian_poll_0_leaves_thespian_alone(monkeypatch):
     from thespian.system.transport import TCPTransport
 
-    monkeypatch.setattr(TCPTransport, "selectors", TCPTransport.selectors)  # restored afterwards
-    TCPTransport.selectors = poller.selectors
+    monkeypatch.setattr(TCPTransport, "selectors", poller.selectors)  # Thespian's own; restored afterwards
     monkeypatch.setenv("ENCORE_THESPIAN_POLL", "0")
     assert poller.install() is False
     assert TCPTransport.selectors is poller.selectors
