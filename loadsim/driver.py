@@ -10,8 +10,11 @@ the model.
 
 from __future__ import annotations
 
+import gc
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +131,20 @@ class Driver:
             except AskTimeout:
                 report.retried_queries += 1
         return self.client.query(query, after=after, timeout=self.options.query_timeout_s)
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Run the timed part with everything that exists before it (the plan above all: a client's
+    share of ~100,000 steps) out of the garbage collector's sight. It lives to the end and holds
+    no garbage, yet every full collection would walk it again. Measured with `make run`, three
+    pairs: the clients' CPU for the timed part 1.67-1.70 s against 1.56-2.11 s."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _outcome(result: CommandResult) -> tuple:

@@ -29,7 +29,7 @@ from storage.errors import ConfigError, EncoreError
 from . import report
 from .bank import BankWorkload
 from .chaos import Chaos, parse_spec
-from .driver import ClientReport, DriveOptions, Driver
+from .driver import ClientReport, DriveOptions, Driver, frozen_heap
 from .orders import OrdersWorkload
 from .systems import Target, attached, embedded, launched
 from .tasks import TasksWorkload
@@ -123,7 +123,8 @@ def client_process(index: int, data_dir: str, workload: Workload, setup: tuple, 
             ready.put(index)
             if not go.wait(CLIENT_START_TIMEOUT_S):
                 raise ConfigError("the simulator never gave the start signal")
-            driver.run(*main, main_report)
+            with frozen_heap():
+                driver.run(*main, main_report)
             done.put((index, setup_report, main_report, None))
     except BaseException as e:  # report, never hang the simulator
         ready.put(index)
@@ -206,7 +207,8 @@ def _run_in_process(args, target: Target, workload: Workload, plan: Plan, ids: d
     driver.run(plan.setup, ids["setup"], setup_report, batch=SETUP_BATCH, count=False)
     started = time.monotonic()
     with Progress(len(plan.main), lambda: counter.value, started, not args.no_progress):
-        driver.run(plan.main, ids["main"], main_report)
+        with frozen_heap():
+            driver.run(plan.main, ids["main"], main_report)
     shares = {"setup": [list(range(len(plan.setup)))], "main": [list(range(len(plan.main)))]}
     return _merge(plan, shares, {0: (setup_report, main_report)}, started)
 

@@ -1,6 +1,7 @@
 """The load simulator: its workloads' models, its verification (which must be able to fail), and
 whole runs, in-process and against a launched system."""
 
+import gc
 import json
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 
 from actors.client import Encore
 from loadsim.bank import BankWorkload
+from loadsim.driver import frozen_heap
 from loadsim.orders import OrdersWorkload
 from loadsim.runner import main, partition
 from loadsim.tasks import TasksWorkload
@@ -23,6 +25,15 @@ def test_the_bank_model_reproduces_the_peers_rejections_for_seed_42():
     plan = BankWorkload(10_000, 100_000, 42).plan()
     assert plan.model["rejected_withdrawals"] == 8_848
     assert sum(s.expect == "rejected" for s in plan.main) == 8_848
+
+
+def test_the_timed_part_runs_with_the_plan_frozen_and_the_collector_thaws_after_it_even_on_error():
+    plan = BankWorkload(100, 1_000, 1).plan()
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), frozen_heap():
+        assert gc.get_freeze_count() >= len(plan.main)   # the steps (and their commands) are frozen
+        raise RuntimeError("a client failed")
+    assert gc.get_freeze_count() == 0
 
 
 @pytest.mark.parametrize("kind", [BankWorkload, TasksWorkload, UsersWorkload, OrdersWorkload])
