@@ -10,12 +10,13 @@ no tentative state survives; it reactivates from the store on its next command.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from storage import AppendEntry, CommandOutcome, EventStore, Rejection, Snapshot, codec
+from storage import AppendEntry, CommandOutcome, EventStore, Rejection, Snapshot, StoredEvent, codec
 from storage.batch import check_command_id
 from storage.errors import EncoreError, InvalidRecord, StorageError, ValidationFailed
 
@@ -39,6 +40,10 @@ class HostStats:
     activations: int = 0
     passivations: int = 0
     failed_batches: int = 0
+
+
+# Where replay finds the fields of a record (a plain tuple in StoredEvent's field order).
+_VERSION, _TYPE, _SCHEMA, _DATA = map(StoredEvent._fields.index, ("version", "type", "schema_version", "data"))
 
 
 class _Pending(NamedTuple):
@@ -113,6 +118,9 @@ class AggregateHost:
         except EncoreError as e:
             results[index] = failed(f"aggregate {stream} could not be activated: {e}", command_id)
             return None
+        except Exception as e:  # a bug in the aggregate's apply or restore: answer, keep serving
+            results[index] = failed(f"aggregate {stream} could not be activated: replaying it raised {e!r}", command_id)
+            return None
         expected = live.version
         try:
             events = live.state.decide(command)
@@ -182,28 +190,51 @@ class AggregateHost:
             self.live.move_to_end(stream)
             live.last_used = now
             return live
+        collecting = gc.isenabled()
+        gc.disable()  # what activation allocates dies young or joins the state: a collection now only walks it
+        try:
+            state, version, snapshot_version = self._restore(stream, aggregate_type)
+        finally:
+            if collecting:
+                gc.enable()
+        live = LiveAggregate(state, version, snapshot_version, now)
+        self.live[stream] = live
+        self.stats.activations += 1
+        return live
+
+    def _restore(self, stream: str, aggregate_type: type[Aggregate]) -> tuple[Aggregate, int, int]:
+        """A new instance brought to the stream's head: its snapshot, if one of the current schema
+        exists, then the events after it. Returns the instance, its version and the snapshot's."""
         state, version = aggregate_type(), 0
         snapshot = self.store.load_snapshot(stream)
         if snapshot is not None and snapshot.schema_version == aggregate_type.encore_snapshot_version:
             state.encore_restore(snapshot.state)
             version = snapshot.version
-        version = self._replay(state, self.store.read_stream(stream, after_version=version), version)
-        live = LiveAggregate(state, version, snapshot.version if snapshot else 0, now)
-        self.live[stream] = live
-        self.stats.activations += 1
-        return live
+        version = self._replay(state, self.store.stream_records(stream, after_version=version), version)
+        return state, version, snapshot.version if snapshot else 0
 
-    def _replay(self, state: Aggregate, events: list, version: int) -> int:
-        """Apply stored events to `state`; returns the version reached. Events of types the
-        aggregate does not apply are not decoded."""
-        if not events:  # a new aggregate, or a snapshot at the head: nothing to bind handlers for
+    def _replay(self, state: Aggregate, records: list[tuple], version: int) -> int:
+        """Apply stored events (plain tuples in StoredEvent's field order) to `state`; returns the
+        version reached. Data of the current schema goes straight to its factory; older data is
+        upcast first. Events of types the aggregate does not apply are not decoded."""
+        if not records:  # a new aggregate, or a snapshot at the head: nothing to bind handlers for
             return version
-        appliers, decode = state.encore_appliers(), self.app.decode
-        for stored in events:
-            apply = appliers.get(stored.type)
-            if apply is not None:
-                apply(decode(stored))
-        return events[-1].version
+        registry = self.app.registry
+        steps = {name: (apply, *registry.factory_of(name)) for name, apply in state.encore_appliers().items()}
+        record = records[0]
+        try:
+            for record in records:
+                step = steps.get(record[_TYPE])
+                if step is not None:
+                    apply, factory, schema = step
+                    if record[_SCHEMA] == schema:
+                        apply(factory(record[_DATA]))
+                    else:
+                        apply(registry.decode(StoredEvent._make(record)))
+        except Exception:
+            registry.decode(StoredEvent._make(record))  # raises DecodeError, saying why, if the record is at fault
+            raise  # the aggregate's own apply raised
+        return records[-1][_VERSION]
 
     def _forget(self, streams: set) -> None:
         for stream in streams:

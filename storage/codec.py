@@ -96,6 +96,19 @@ def unpack_events(raws: Iterable[bytes | memoryview]) -> list[StoredEvent]:
         raise
 
 
+def unpack_records(raws: Iterable[bytes | memoryview]) -> list[tuple]:
+    """Decode many log records as the plain tuples msgpack gives, in `StoredEvent`'s field order:
+    the activation hot path, which reads a few fields of each and skips building a StoredEvent
+    (an eighth of a replay's time). On any failure, the record at fault is decoded alone."""
+    raws = list(raws)
+    try:
+        return [_unpackb(raw, use_list=False, raw=False, strict_map_key=False) for raw in raws]
+    except Exception:
+        for raw in raws:
+            unpack_event(bytes(raw))
+        raise
+
+
 def unpack_positions(raws: Iterable[bytes | memoryview]) -> list[tuple[str, int, int]]:
     """`(stream, version, offset)` of each log record, in order: what the tail keeps."""
     found = []
@@ -188,15 +201,30 @@ class EventRegistry:
     def __contains__(self, name: str) -> bool:
         return name in self._types
 
+    def factory_of(self, name: str) -> tuple[Callable[[dict[str, Any]], Any], int]:
+        """The factory of an event type and its current schema version (for replay loops, which
+        call the factory themselves on data of the current schema and `decode` on the rest)."""
+        found = self._types.get(name)
+        if found is None:
+            raise UnknownEventType(name, list(self._types))
+        return found
+
     def decode(self, event: StoredEvent) -> Any:
         """The domain event of a stored record (the hot path of rebuilds and activations)."""
         found = self._types.get(event.type)
         if found is None:
             raise UnknownEventType(event.type, list(self._types))
         factory, current = found
-        if event.schema_version == current:
-            return factory(event.data)
-        return factory(self._upcast(event, current))
+        try:
+            if event.schema_version == current:
+                return factory(event.data)
+            return factory(self._upcast(event, current))
+        except ValueError as e:  # pydantic's ValidationError is one
+            raise DecodeError(
+                f"event {event.offset} ({event.type!r} of stream {event.stream!r}, schema version "
+                f"{event.schema_version}) does not fit its class as the code defines it now: {e}; "
+                f"if the class changed, raise its encore_schema_version and register an upcaster"
+            ) from None
 
     def _upcast(self, event: StoredEvent, current: int) -> dict[str, Any]:
         data, version = event.data, event.schema_version

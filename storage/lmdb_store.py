@@ -290,16 +290,22 @@ class LmdbStore:
         self, stream: str, *, after_version: int = 0, limit: int | None = None
     ) -> list[StoredEvent]:
         """A stream's events with versions after `after_version`, in version order."""
+        return codec.unpack_events(self._stream_raws(stream, after_version, limit))
 
-        def read(txn: lmdb.Transaction) -> list[StoredEvent]:
+    def stream_records(self, stream: str, *, after_version: int = 0) -> list[tuple]:
+        """`read_stream`'s events as plain tuples in `StoredEvent`'s field order (what activation
+        replays: `StoredEvent._make(record)` names one)."""
+        return codec.unpack_records(self._stream_raws(stream, after_version, None))
+
+    def _stream_raws(self, stream: str, after_version: int, limit: int | None) -> list[bytes]:
+        def read(txn: lmdb.Transaction) -> list[bytes]:
             self._read_tail(txn)
             in_tail = self._tail.offsets(stream, after_version)
             indexed = self._stream_offsets(txn, stream, after_version)  # disjoint from the tail
             offsets = list(itertools.islice(itertools.chain(indexed, map(_u64, in_tail)), limit))
             if not offsets:
                 return []
-            pairs = txn.cursor(db=self._dbs["log"]).getmulti(offsets)
-            return codec.unpack_events(raw for _, raw in pairs)
+            return [raw for _, raw in txn.cursor(db=self._dbs["log"]).getmulti(offsets)]
 
         with self._tail_lock:
             return self._read(read)

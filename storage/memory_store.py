@@ -92,6 +92,9 @@ class MemoryStore:
         chosen = offsets[start:] if limit is None else offsets[start:start + limit]
         return [codec.unpack_event(self._log[offset - 1]) for offset in chosen]
 
+    def stream_records(self, stream: str, *, after_version: int = 0) -> list[tuple]:
+        return self.read_stream(stream, after_version=after_version)  # StoredEvents are such tuples
+
     def load_snapshot(self, stream: str) -> Snapshot | None:
         raw = self._snapshots.get(stream)
         return codec.unpack_snapshot(stream, raw) if raw else None

@@ -20,6 +20,9 @@ class EventStore(Protocol):
         self, stream: str, *, after_version: int = 0, limit: int | None = None
     ) -> list[StoredEvent]: ...
 
+    def stream_records(self, stream: str, *, after_version: int = 0) -> list[tuple]:
+        """`read_stream`, each event as a plain tuple in `StoredEvent`'s field order."""
+
     def head_offset(self) -> int: ...
 
     def stream_version(self, stream: str) -> int: ...

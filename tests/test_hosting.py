@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from actors.hosting import AggregateHost
 from actors.settings import Settings
 from examples.bank import app
@@ -69,3 +71,79 @@ def test_activation_replays_through_an_overridden_apply_and_skips_foreign_event_
     fresh = AggregateHost(app, store, Settings(data_dir=Path("unused")))
     live = fresh.activate("account:a", CountingAccount)
     assert live.version == 3 and live.state.balance == 50 and live.state.seen == 2
+
+
+def test_activation_upcasts_events_written_with_an_older_schema(tmp_path):
+    from actors.app import App
+    from actors.domain import Aggregate, Command, Event, applies, handles
+    from storage import AppendEntry, NewEvent, open_store
+
+    class Renamed(Event):
+        encore_schema_version = 2
+        full_name: str  # schema 1 had `name`
+
+    class Rename(Command):
+        id: str
+        full_name: str
+
+    class Person(Aggregate):
+        encore_type = "person"
+
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        @handles(Rename)
+        def rename(self, c: Rename) -> list[Event]:
+            return [Renamed(full_name=c.full_name)]
+
+        @applies(Renamed)
+        def _renamed(self, e: Renamed) -> None:
+            self.names.append(e.full_name)
+
+    people = App("people", aggregates=[Person])
+    people.registry.register_upcaster("Renamed", 1, lambda data: {"full_name": data.pop("name")})
+    with open_store(tmp_path / "store") as store:
+        store.append([AppendEntry("c1", "person:p", 0, (NewEvent("Renamed", {"name": "Ada"}, 1),))])
+        host = AggregateHost(people, store, Settings(data_dir=tmp_path))
+        [renamed] = host.handle_batch([("Rename", {"id": "p", "full_name": "Ada L."}, "c2")])
+        assert renamed["status"] == "accepted" and renamed["version"] == 2
+        fresh = AggregateHost(people, store, Settings(data_dir=tmp_path))
+        assert fresh.activate("person:p", Person).state.names == ["Ada", "Ada L."]
+        assert [e.data for e in store.read_stream("person:p")] == [{"name": "Ada"}, {"full_name": "Ada L."}]
+
+
+def test_a_stream_that_no_longer_replays_fails_its_commands_and_the_batch_goes_on():
+    import gc
+
+    from actors.app import App
+    from examples import bank
+    from storage import AppendEntry, NewEvent
+
+    store = MemoryStore()
+    host = AggregateHost(app, store, Settings(data_dir=Path("unused")))
+    host.handle_batch([("OpenAccount", {"account_id": "a", "owner": "o"}, "c1"),
+                       ("OpenAccount", {"account_id": "z", "owner": "o"}, "c2")])
+    # data the Deposited class, as it is now, does not accept (a class changed without a new schema)
+    store.append([AppendEntry("c3", "account:a", 1, (NewEvent("Deposited", {"account_id": "a", "amount": "lots"}, 1),))])
+
+    fresh = AggregateHost(app, store, Settings(data_dir=Path("unused")))
+    results = fresh.handle_batch([("Deposit", {"account_id": "a", "amount": 5}, "c4"),
+                                  ("OpenAccount", {"account_id": "b", "owner": "o"}, "c5")])
+    assert [r["status"] for r in results] == ["failed", "accepted"]
+    assert "event 3 ('Deposited' of stream 'account:a'" in results[0]["message"]
+    assert "register an upcaster" in results[0]["message"] and "amount" in results[0]["message"]
+    assert gc.isenabled()
+
+    class BuggyAccount(bank.Account):
+        encore_type = "account"
+
+        @bank.applies(bank.AccountOpened)
+        def _opened(self, e):
+            raise KeyError("a bug in apply")
+
+    buggy = AggregateHost(App("buggy", aggregates=[BuggyAccount]), store, Settings(data_dir=Path("unused")))
+    [result] = buggy.handle_batch([("Deposit", {"account_id": "z", "amount": 5}, "c6")])
+    assert result["status"] == "failed" and "replaying it raised KeyError('a bug in apply')" in result["message"]
+    with pytest.raises(KeyError, match="a bug in apply"):
+        buggy.activate("account:z", BuggyAccount)
+    assert gc.isenabled() and "account:z" not in buggy.live and store.head_offset() == 4  # b's opening is the only write since

@@ -9,6 +9,7 @@ from storage import (
     NewEvent,
     Rejection,
     Snapshot,
+    StoredEvent,
     ViewSnapshot,
 )
 
@@ -98,6 +99,14 @@ def test_read_stream_from_a_version(store):
     assert [e.version for e in events] == list(range(5, 11))
     assert all(e.stream == "s:a" for e in events)
     assert [e.version for e in store.read_stream("s:a", after_version=2, limit=3)] == [3, 4, 5]
+
+
+def test_stream_records_are_the_streams_events_as_plain_tuples(store):
+    store.append([entry(f"c{i}", "s:a" if i % 2 else "s:b", i // 2, "E") for i in range(20)])
+    records = store.stream_records("s:a", after_version=4)
+    assert [tuple(e) for e in store.read_stream("s:a", after_version=4)] == [tuple(r) for r in records]
+    assert [StoredEvent._make(r).version for r in records] == list(range(5, 11))
+    assert store.stream_records("s:none") == []
 
 
 def test_a_stream_whose_name_prefixes_another_stays_separate(store):
