@@ -10,7 +10,6 @@ no tentative state survives; it reactivates from the store on its next command.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from storage.batch import check_command_id
 from storage.errors import EncoreError, InvalidRecord, StorageError, ValidationFailed
 
 from .app import App
+from .collector import collector_paused
 from .domain import Aggregate, Command, DomainError
 from .settings import Settings
 
@@ -190,13 +190,8 @@ class AggregateHost:
             self.live.move_to_end(stream)
             live.last_used = now
             return live
-        collecting = gc.isenabled()
-        gc.disable()  # what activation allocates dies young or joins the state: a collection now only walks it
-        try:
+        with collector_paused():
             state, version, snapshot_version = self._restore(stream, aggregate_type)
-        finally:
-            if collecting:
-                gc.enable()
         live = LiveAggregate(state, version, snapshot_version, now)
         self.live[stream] = live
         self.stats.activations += 1

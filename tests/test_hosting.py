@@ -147,3 +147,22 @@ def test_a_stream_that_no_longer_replays_fails_its_commands_and_the_batch_goes_o
     with pytest.raises(KeyError, match="a bug in apply"):
         buggy.activate("account:z", BuggyAccount)
     assert gc.isenabled() and "account:z" not in buggy.live and store.head_offset() == 4  # b's opening is the only write since
+
+
+def test_the_collector_is_paused_inside_and_restored_after_even_on_error():
+    import gc
+
+    from actors.collector import collector_paused
+
+    with pytest.raises(RuntimeError):
+        with collector_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
