@@ -120,10 +120,10 @@ def client_process(index: int, data_dir: str, workload: Workload, setup: tuple, 
             driver = Driver(client, workload, options, progress)
             setup_report, main_report = ClientReport(), ClientReport()
             driver.run(*setup, setup_report, batch=SETUP_BATCH, count=False)
-            ready.put(index)
-            if not go.wait(CLIENT_START_TIMEOUT_S):
-                raise ConfigError("the simulator never gave the start signal")
-            with frozen_heap():
+            with frozen_heap():  # before the start: its collection is preparation, not load
+                ready.put(index)
+                if not go.wait(CLIENT_START_TIMEOUT_S):
+                    raise ConfigError("the simulator never gave the start signal")
                 driver.run(*main, main_report)
             done.put((index, setup_report, main_report, None))
     except BaseException as e:  # report, never hang the simulator
@@ -205,9 +205,9 @@ def _run_in_process(args, target: Target, workload: Workload, plan: Plan, ids: d
     driver = Driver(target.client, workload, options, counter)
     setup_report, main_report = ClientReport(), ClientReport()
     driver.run(plan.setup, ids["setup"], setup_report, batch=SETUP_BATCH, count=False)
-    started = time.monotonic()
-    with Progress(len(plan.main), lambda: counter.value, started, not args.no_progress):
-        with frozen_heap():
+    with frozen_heap():  # entered before the clock starts: its collection is preparation, not load
+        started = time.monotonic()
+        with Progress(len(plan.main), lambda: counter.value, started, not args.no_progress):
             driver.run(plan.main, ids["main"], main_report)
     shares = {"setup": [list(range(len(plan.setup)))], "main": [list(range(len(plan.main)))]}
     return _merge(plan, shares, {0: (setup_report, main_report)}, started)
