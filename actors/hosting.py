@@ -216,7 +216,6 @@ class AggregateHost:
             return version
         registry = self.app.registry
         steps = {name: (apply, *registry.factory_of(name)) for name, apply in state.encore_appliers().items()}
-        record = records[0]
         try:
             for record in records:
                 step = steps.get(record[_TYPE])

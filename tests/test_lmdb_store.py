@@ -8,6 +8,7 @@ import pytest
 
 from storage import (
     FORMAT_VERSION,
+    DecodeError,
     IncompatibleStore,
     StoreInheritedAcrossFork,
     codec,
@@ -118,6 +119,18 @@ def _use_inherited(store, path, results):
             results.put("reopened")
         except StoreInheritedAcrossFork as e:
             results.put(f"refused: {e}")
+
+
+def test_a_damaged_log_record_is_reported_by_every_reader(tmp_path):
+    with open_store(tmp_path / "s") as store:
+        store.append([entry("c1", "s:a", 0, "E", "E", "E")])
+        cut_short = b"\x98\x02\xa5ab"  # 8 fields announced; then a 5-byte string with 2 bytes
+        with store._env.begin(write=True) as txn:  # event 2 damaged in place
+            txn.put((2).to_bytes(8, "big"), cut_short, db=store._dbs["log"])
+        for read in (lambda: store.read_log(after=0, limit=10), lambda: store.read_stream("s:a"),
+                     lambda: store.stream_records("s:a")):
+            with pytest.raises(DecodeError, match="does not decode.*the data directory is damaged"):
+                read()
 
 
 def test_a_store_inherited_across_fork_is_refused_in_the_child(tmp_path):
