@@ -164,9 +164,7 @@ def _check_id(value: str, what: str, max_bytes: int) -> None:
         raise InvalidRecord(f"{what} must be a non-empty string, not {value!r}")
     if "\x00" in value:
         raise InvalidRecord(f"{what} {value!r} contains a NUL character")
-    if len(value) <= max_bytes and value.isascii():
-        return
-    try:
+    try:  # past the first test: not ASCII, or longer than max_bytes characters
         size = len(value.encode("utf-8"))
     except UnicodeEncodeError as e:
         raise InvalidRecord(f"{what} {value!r} is not valid text: {e}") from e

@@ -59,8 +59,13 @@ def _u64(value: int) -> bytes:
     return _U64.pack(value)
 
 
+def _index_prefix(stream: str) -> bytes:
+    """What every index key of the stream starts with: its id and a NUL (which no id holds)."""
+    return stream.encode() + b"\x00"
+
+
 def _index_key(stream: str, version: int) -> bytes:
-    return stream.encode() + b"\x00" + _U64.pack(version)
+    return _index_prefix(stream) + _U64.pack(version)
 
 
 # --------------------------------------------------------------------------- process registry
@@ -128,7 +133,7 @@ class _TxnReader:
         in_tail = self.store._tail.head_version(stream)
         if in_tail is not None:
             return in_tail
-        prefix = stream.encode() + b"\x00"
+        prefix = _index_prefix(stream)
         cursor = self._index
         if cursor is None:
             cursor = self._index = self.txn.cursor(db=self.store._dbs["stream_index"])
@@ -232,7 +237,7 @@ class LmdbStore:
         key order, and advance `indexed`. Returns the new `indexed`, to adopt after the commit."""
         pack, entries = _U64.pack, []
         for stream, held in self._tail.index_entries():  # in key order
-            prefix = stream.encode() + b"\x00"
+            prefix = _index_prefix(stream)
             entries.extend([(prefix + pack(version), pack(offset)) for version, offset in held])
         txn.cursor(db=self._dbs["stream_index"]).putmulti(entries)
         txn.put(b"indexed", _u64(self._tail.upto), db=self._dbs["meta"])
@@ -313,7 +318,7 @@ class LmdbStore:
     def _stream_offsets(self, txn: lmdb.Transaction, stream: str, after: int) -> Iterator[bytes]:
         """Offsets of the stream's indexed events (those up to `indexed`, which the tail read in
         this transaction does not hold) with versions after `after`, in version order."""
-        prefix = stream.encode() + b"\x00"
+        prefix = _index_prefix(stream)
         cursor = txn.cursor(db=self._dbs["stream_index"])
         if not cursor.set_range(_index_key(stream, after + 1)):
             return
