@@ -104,15 +104,7 @@ def unpack_records(raws: Iterable[bytes | memoryview]) -> list[tuple]:
 
 def unpack_positions(raws: Iterable[bytes | memoryview]) -> list[tuple[str, int, int]]:
     """`(stream, version, offset)` of each log record, in order: what the tail keeps."""
-    found = []
-    for raw in raws:
-        try:
-            fields = _unpackb(raw, use_list=False, raw=False, strict_map_key=False)
-            found.append((fields[1], fields[2], fields[0]))
-        except Exception:
-            unpack_event(bytes(raw))  # raises the precise DecodeError
-            raise
-    return found
+    return [(fields[1], fields[2], fields[0]) for fields in unpack_records(raws)]
 
 
 def pack_outcome(outcome: CommandOutcome) -> bytes:
