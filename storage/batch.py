@@ -27,7 +27,8 @@ class BatchReader(Protocol):
 
     def stream_version(self, stream: str) -> int: ...
 
-    def command_outcome(self, command_id: str) -> CommandOutcome | None: ...
+    def command_outcomes(self, command_ids: Sequence[str]) -> dict[str, CommandOutcome]:
+        """The recorded outcomes of those ids that have one."""
 
 
 @dataclass
@@ -50,7 +51,10 @@ def plan_batch(
     snapshots: Sequence[Snapshot] = (),
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
 ) -> BatchPlan:
-    plan = _Planner(reader, now, max_event_bytes)
+    for entry in entries:
+        _check_entry(entry)
+    recorded = reader.command_outcomes([entry.command_id for entry in entries]) if entries else {}
+    plan = _Planner(reader, now, max_event_bytes, recorded)
     for entry in entries:
         plan.add(entry)
     for snapshot in snapshots:
@@ -59,10 +63,12 @@ def plan_batch(
 
 
 class _Planner:
-    def __init__(self, reader: BatchReader, now: float, max_event_bytes: int) -> None:
+    def __init__(
+        self, reader: BatchReader, now: float, max_event_bytes: int, recorded: dict[str, CommandOutcome]
+    ) -> None:
         self.reader, self.now, self.max_event_bytes = reader, now, max_event_bytes
         self.next_offset = reader.head_offset() + 1  # offsets are contiguous: next is last + 1
-        self.seen: dict[str, CommandOutcome] = {}
+        self.seen = recorded  # command id -> outcome: recorded before, or earlier in this batch
         self.result = BatchPlan()
 
     def version_of(self, stream: str) -> int:
@@ -70,8 +76,8 @@ class _Planner:
         return head if head is not None else self.reader.stream_version(stream)
 
     def add(self, entry: AppendEntry) -> None:
-        _check_entry(entry)
-        earlier = self.seen.get(entry.command_id) or self.reader.command_outcome(entry.command_id)
+        """Plan one entry (already checked by `_check_entry`)."""
+        earlier = self.seen.get(entry.command_id)
         if earlier is not None:
             self.result.outcomes.append(_as_duplicate(earlier))
             return

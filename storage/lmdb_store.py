@@ -128,7 +128,7 @@ class _TxnReader:
         return _U64.unpack(cursor.key())[0] if cursor.last() else 0
 
     def stream_version(self, stream: str) -> int:
-        """The version of the stream's last event: in the tail (which the caller has read in this
+        """The version of the stream's last event: from the tail (which the caller has read in this
         transaction), or else the last key of its range in the index."""
         in_tail = self.store._tail.head_version(stream)
         if in_tail is not None:
@@ -146,6 +146,11 @@ class _TxnReader:
     def command_outcome(self, command_id: str) -> CommandOutcome | None:
         raw = self.txn.get(command_id.encode(), db=self._commands)
         return codec.unpack_outcome(command_id, raw) if raw else None
+
+    def command_outcomes(self, command_ids: Sequence[str]) -> dict[str, CommandOutcome]:
+        """The recorded outcomes of those ids that have one, looked up in one call."""
+        found = self.txn.cursor(db=self._commands).getmulti([cid.encode() for cid in command_ids])
+        return {cid: codec.unpack_outcome(cid, raw) for cid, raw in ((key.decode(), raw) for key, raw in found)}
 
 
 class LmdbStore:
@@ -269,14 +274,7 @@ class LmdbStore:
 
     def command_outcomes(self, command_ids: Sequence[str]) -> dict[str, CommandOutcome]:
         """The recorded outcomes of those command ids that have one, in one read transaction."""
-        def read(txn: lmdb.Transaction) -> dict[str, CommandOutcome]:
-            reader, found = _TxnReader(self, txn), {}
-            for command_id in command_ids:
-                outcome = reader.command_outcome(command_id)
-                if outcome is not None:
-                    found[command_id] = outcome
-            return found
-        return self._read(read)
+        return self._read(lambda txn: _TxnReader(self, txn).command_outcomes(command_ids))
 
     def read_log(self, *, after: int, limit: int) -> list[StoredEvent]:
         """Events with offsets after `after`, at most `limit` of them, in log order."""

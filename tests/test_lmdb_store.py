@@ -174,3 +174,52 @@ def _open_and_report(path, results):
     store = open_store(path)
     results.put(store.stale_readers_cleared)
     store.close()
+
+
+@pytest.mark.parametrize("other_indexes", [True, False], ids=["other-indexes-past-us", "other-leaves-it-in-the-tail"])
+def test_a_head_this_process_remembers_is_not_trusted_after_another_writer(tmp_path, other_indexes):
+    """This process keeps stream heads as of the index's last catch-up; another process then
+    writes the stream (and, in one case, indexes past what this one read): the head seen here
+    must be the other's, and an append from the old head must be refused."""
+    from storage import ConcurrencyConflict
+
+    path = str(tmp_path / "s")
+    with open_store(path, index_every=1) as store:
+        store.append([entry("c1", "s:a", 0, "E")])
+        store.append([entry("c2", "s:b", 0, "E")])  # indexes s:a at 1: this process keeps that head
+        assert store.stream_version("s:a") == 1
+        ctx = multiprocessing.get_context("spawn")
+        other = ctx.Process(target=_write_a_then_maybe_index, args=(path, other_indexes))
+        other.start()
+        other.join(timeout=60)
+        assert other.exitcode == 0
+        assert store.stream_version("s:a") == 2
+        with pytest.raises(ConcurrencyConflict):
+            store.append([entry("c5", "s:a", 1, "E")])
+        store.append([entry("c6", "s:a", 2, "E")])
+        assert [e.version for e in store.read_stream("s:a")] == [1, 2, 3]
+        assert_log_gapless(store)
+
+
+def _write_a_then_maybe_index(path, index):
+    with open_store(path, index_every=1) as store:
+        store.append([entry("c3", "s:a", 1, "E")])
+        if index:  # this commit indexes s:a at 2, past what the first process read
+            store.append([entry("c4", "s:c", 0, "E")])
+
+
+def test_the_tail_keeps_the_heads_the_index_catch_up_took():
+    from storage.tail import StreamTail
+
+    tail = StreamTail()
+    tail.add([("a", 1, 1), ("b", 1, 2), ("a", 2, 3)])
+    tail.advance_indexed(2)  # part of it: another process indexed less than this one read
+    assert (tail.streams, tail.count) == ({"a": [(2, 3)]}, 1)
+    assert (tail.head_version("a"), tail.head_version("b"), tail.head_version("c")) == (2, 1, None)
+    tail.add([("c", 1, 4)])
+    tail.advance_indexed(4)  # all of it
+    assert (tail.streams, tail.count) == ({}, 0)
+    assert (tail.head_version("a"), tail.head_version("c")) == (2, 1)
+    assert tail.head_version("b") is None  # not in the last catch-up: the index answers for it
+    tail.advance_indexed(9)  # past what this process read: it cannot know the heads
+    assert (tail.upto, tail.head_version("a")) == (9, None)
