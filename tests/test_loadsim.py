@@ -127,7 +127,7 @@ def test_a_launched_run_with_two_client_processes_verifies(tmp_path):
     assert system_pids(tmp_path / "keep" / "data") == []   # the run stopped the system it started
 
 
-def test_bench_runtime_measures_activation_rebuild_and_the_round_trip(tmp_path, capsys):
+def test_bench_runtime_measures_activation_rebuild_the_shard_path_and_the_round_trip(tmp_path, capsys):
     from loadsim import benchmarks
 
     out = tmp_path / "figures.json"
@@ -136,6 +136,9 @@ def test_bench_runtime_measures_activation_rebuild_and_the_round_trip(tmp_path, 
     assert figures["activation"]["events"] == benchmarks.ACTIVATION_EVENTS
     assert 0 < figures["activation"]["snapshot_at_head_ms"] < figures["activation"]["no_snapshot_ms"]
     assert figures["rebuild"]["events_per_s"] > 0
+    path = figures["shard_path"]  # the bench itself checks every result against the plan
+    assert path["commands"] == 4 * benchmarks.SHARD_CHUNK
+    assert 0 < path["best_us_per_command"] <= path["median_us_per_command"]
     trip = figures["roundtrip"]
     assert trip["asks"] == 30 and trip["per_s"] > 0 and 0 < trip["p50_ms"] <= trip["p99_ms"]
     assert json.loads(capsys.readouterr().out) == figures
