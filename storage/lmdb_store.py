@@ -129,7 +129,8 @@ class _TxnReader:
 
     def stream_version(self, stream: str) -> int:
         """The version of the stream's last event: from the tail (which the caller has read in this
-        transaction), or else the last key of its range in the index."""
+        transaction: its events there, or its head as of the index's last catch-up), or else the
+        last key of its range in the index."""
         in_tail = self.store._tail.head_version(stream)
         if in_tail is not None:
             return in_tail
