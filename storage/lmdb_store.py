@@ -144,10 +144,6 @@ class _TxnReader:
             return _U64.unpack(key[-8:])[0]
         return 0
 
-    def command_outcome(self, command_id: str) -> CommandOutcome | None:
-        raw = self.txn.get(command_id.encode(), db=self._commands)
-        return codec.unpack_outcome(command_id, raw) if raw else None
-
     def command_outcomes(self, command_ids: Sequence[str]) -> dict[str, CommandOutcome]:
         """The recorded outcomes of those ids that have one, looked up in one call."""
         found = self.txn.cursor(db=self._commands).getmulti([cid.encode() for cid in command_ids])
@@ -271,7 +267,7 @@ class LmdbStore:
             return self._read(read)
 
     def command_outcome(self, command_id: str) -> CommandOutcome | None:
-        return self._read(lambda txn: _TxnReader(self, txn).command_outcome(command_id))
+        return self.command_outcomes([command_id]).get(command_id)
 
     def command_outcomes(self, command_ids: Sequence[str]) -> dict[str, CommandOutcome]:
         """The recorded outcomes of those command ids that have one, in one read transaction."""
