@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from storage import EventRegistry, NewEvent
-from storage.errors import ConfigError, ValidationFailed
+from .errors import ConfigError, ValidationFailed
 
 from .domain import Aggregate, Command, Event, Projection, Query, plain_fields, validator_of
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from storage import open_store
-from storage.errors import EncoreError, ValidationFailed
+from .errors import EncoreError, ValidationFailed
 
 from . import system
 from .settings import Settings

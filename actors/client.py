@@ -30,12 +30,11 @@ from typing import Any, NamedTuple
 
 from thespian.actors import ActorSystem
 
-from storage.errors import (
+from .errors import (
     AskTimeout,
-    CommandFailed,
     EncoreError,
-    QueryFailed,
     SystemError_,
+    Unavailable,
     ValidationFailed,
 )
 
@@ -57,6 +56,7 @@ from .messages import (
 from .settings import Settings
 from .supervisor import Supervisor
 from .viewing import DIGEST_QUERY
+from .wire import Status, error_from_plain
 
 START_TIMEOUT_S = 60.0
 _new_object = object.__new__
@@ -65,9 +65,10 @@ QUERY_GRACE_S = 1.0
 
 @dataclass(frozen=True)
 class CommandResult:
-    """What happened to one command. `status` is accepted, rejected, invalid or failed."""
+    """What happened to one command: `status` is accepted, rejected, invalid, failed,
+    unavailable or timeout (the table of `actors/wire.py`)."""
 
-    status: str
+    status: Status
     command_id: str | None
     stream: str | None = None
     version: int | None = None
@@ -97,12 +98,22 @@ class CommandResult:
         return result
 
     def raise_for_failure(self) -> CommandResult:
-        """Raise for invalid and failed commands; return self when accepted or rejected."""
-        if self.status == "invalid":
-            raise ValidationFailed(self.message or "invalid command", self.errors)
-        if self.status == "failed":
-            raise CommandFailed(self.message or "command failed", self.command_id)
+        """Raise for commands that were not decided (invalid, failed, unavailable, timeout);
+        return self when accepted or rejected."""
+        if self.status not in ("accepted", "rejected"):
+            raise error_from_plain(self._plain())
         return self
+
+    def raise_for_status(self) -> CommandResult:
+        """Raise for every outcome but accepted (CommandRejected for a domain's refusal);
+        return self when accepted."""
+        if self.status != "accepted":
+            raise error_from_plain(self._plain())
+        return self
+
+    def _plain(self) -> dict[str, Any]:
+        return {"status": self.status, "command_id": self.command_id, "code": self.code,
+                "message": self.message, "errors": self.errors}
 
 
 class _Outgoing(NamedTuple):
@@ -214,9 +225,22 @@ class Encore:
         """Send one command without waiting; returns its command id (ask again with it to learn
         the result)."""
         item = self._item(command, command_id)
+        address = self._shard_address(item.shard, item.command_id)
         with self._endpoint() as system:
-            system.tell(self._topology.shards[item.shard], CommandBatch(uuid.uuid4().hex, [item.wire]))
+            system.tell(address, CommandBatch(uuid.uuid4().hex, [item.wire]))
         return item.command_id
+
+    def _shard_address(self, shard: int, command_id: str) -> Any:
+        """The shard's address; Unavailable while it is down (the supervisor is restarting it)."""
+        address = self._topology.shards[shard]
+        if address is None:
+            self.refresh_topology()
+            address = self._topology.shards[shard]
+        if address is None:
+            raise Unavailable(
+                f"shard {shard} is down and being restarted; nothing was sent. Retry with the same "
+                f"command id (first {command_id})", command_id)
+        return address
 
     def ask_many(self, commands: Sequence[Command], *, command_ids: Sequence[str] | None = None,
                  timeout: float = 30.0) -> list[CommandResult]:
@@ -231,7 +255,11 @@ class Encore:
         type_name = type(command).__name__
         if type_name not in self.app.commands:
             raise ValidationFailed(f"command type {type_name} is not part of app {self.app.name}")
-        command_id = command_id or new_command_id()
+        if command_id is None:
+            command_id = new_command_id()
+        elif not isinstance(command_id, str) or not command_id:
+            raise ValidationFailed(
+                f"command id {command_id!r} is not usable: give a non-empty string, or none for a new one")
         # a stable hash of the stream: one aggregate always lands on the same shard (one writer)
         shard = zlib.crc32(self.app.stream_of(command).encode()) % len(self._topology.shards)
         return _Outgoing((type_name, plain_fields(command), command_id), command_id, shard)
@@ -242,11 +270,13 @@ class Encore:
             by_shard.setdefault(item.shard, []).append(position)
         batches: dict[str, list[int]] = {}  # batch id -> positions of its commands
         results: list[CommandResult | None] = [None] * len(items)
+        addresses = {shard: self._shard_address(shard, items[positions[0]].command_id)
+                     for shard, positions in by_shard.items()}
         with self._endpoint() as system:
             for shard, positions in by_shard.items():
                 batch_id = uuid.uuid4().hex
                 batches[batch_id] = positions
-                system.tell(self._topology.shards[shard], CommandBatch(batch_id, [items[p].wire for p in positions]))
+                system.tell(addresses[shard], CommandBatch(batch_id, [items[p].wire for p in positions]))
             self._collect(system, batches, results, time.monotonic() + timeout)
         missing = [items[p].command_id for positions in batches.values() for p in positions]
         if missing:
@@ -290,7 +320,7 @@ class Encore:
     def _ask_view(self, view: str, type_name: str, data: dict, after: int, timeout: float) -> Any:
         replicas = self._topology.views.get(view) or []
         if not replicas:
-            raise QueryFailed(f"no replica of view {view} is running")
+            raise Unavailable(f"no replica of view {view} is running now (being restarted); retry")
         replica = replicas[next(self._replica) % len(replicas)]
         request = QueryRequest(uuid.uuid4().hex, type_name, data, int(after or 0), timeout)
         # the view itself answers a timeout at `timeout`: wait a little longer for that answer
@@ -359,12 +389,7 @@ def _ready_topology(ready: Any, data_dir: Any) -> Topology:
 
 
 def _raise_query_error(error: dict) -> None:
-    kind, message = error.get("kind"), error.get("message", "query failed")
-    if kind == "invalid":
-        raise ValidationFailed(message, error.get("errors"))
-    if kind == "timeout":
-        raise AskTimeout(message)
-    raise QueryFailed(message)
+    raise error_from_plain(error, query=True)
 
 
 __all__ = ["ClientState", "CommandResult", "Encore", "EncoreError"]

@@ -29,6 +29,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from .errors import DomainError as DomainError  # re-exported: users raise it from here
+
 
 class Command(BaseModel):
     """A request to change one aggregate instance. `encore_target` names its id field."""
@@ -92,14 +94,6 @@ def validator_of(model: type[BaseModel]) -> Callable[[Any], Any]:
 
 
 _validators: dict[type, Callable[[Any], Any]] = {}
-
-
-class DomainError(Exception):
-    """Raised by a command handler to refuse a command: a stable code and a human message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code, self.message = code, message
-        super().__init__(f"{code}: {message}")
 
 
 def handles(command_type: type[Command]) -> Callable:

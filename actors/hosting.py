@@ -10,19 +10,21 @@ no tentative state survives; it reactivates from the store on its next command.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from storage import AppendEntry, CommandOutcome, EventStore, Rejection, Snapshot, StoredEvent, codec
 from storage.batch import check_command_id
-from storage.errors import EncoreError, InvalidRecord, StorageError, ValidationFailed
+from .errors import EncoreError, InvalidRecord, StorageError, ValidationFailed
 
 from .app import App
 from .collector import collector_paused
 from .domain import Aggregate, Command, DomainError
 from .settings import Settings
+from .wire import accepted, failed, invalid, rejected
 
 
 @dataclass(slots=True)
@@ -46,6 +48,15 @@ class HostStats:
 _VERSION, _TYPE, _SCHEMA, _DATA = map(StoredEvent._fields.index, ("version", "type", "schema_version", "data"))
 
 
+class _Parsed(NamedTuple):
+    """A command of the batch that parsed: its place, its id, the command and its digest."""
+
+    index: int
+    command_id: str
+    command: Command
+    digest: str
+
+
 class _Pending(NamedTuple):
     """A command that reached an aggregate in this batch: where its result goes, and its events
     as the result shows them."""
@@ -53,7 +64,23 @@ class _Pending(NamedTuple):
     index: int
     command_id: str
     stream: str
+    digest: str
     events: list[dict] | tuple = ()
+
+
+@dataclass
+class _Batch:
+    """One batch on its way through the host: a result per command (None until known), and
+    what the commit writes (entries), answers (pending) and touches (streams)."""
+
+    results: list[dict | None]
+    entries: list[AppendEntry] = field(default_factory=list)
+    pending: list[_Pending] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
+
+    def add(self, entry: AppendEntry, pending: _Pending) -> None:
+        self.entries.append(entry)
+        self.pending.append(pending)
 
 
 class AggregateHost:
@@ -66,25 +93,22 @@ class AggregateHost:
 
     def handle_batch(self, commands: list[tuple[str, dict, str]]) -> list[dict]:
         """Decide and commit a batch; one plain result per command, in order."""
-        results: list[dict | None] = [None] * len(commands)
-        parsed = self._parse(commands, results)
-        known = self.store.command_outcomes([cid for _, cid, _ in parsed]) if parsed else {}
-        entries, pending, touched = [], [], set()
-        for index, command_id, command in parsed:
-            if command_id in known:
-                results[index] = self._result_of(known[command_id])
-                continue
-            decided = self._decide(index, command_id, command, touched, results)
-            if decided is not None:
-                entries.append(decided[0])
-                pending.append(decided[1])
-        self._commit(entries, pending, touched, results)
+        batch = _Batch([None] * len(commands))
+        parsed = self._parse(commands, batch)
+        known = self.store.command_outcomes([p.command_id for p in parsed]) if parsed else {}
+        for item in parsed:
+            earlier = known.get(item.command_id)
+            if earlier is not None:
+                batch.results[item.index] = self._result_of(earlier, item.digest)
+            else:
+                self._decide(item, batch)
+        self._commit(batch)
         self.stats.commands += len(commands)
         self.stats.batches += 1
         self._passivate_over_cap()
-        return results  # type: ignore[return-value]
+        return batch.results  # type: ignore[return-value]
 
-    def _parse(self, commands: list, results: list) -> list[tuple[int, str, Command]]:
+    def _parse(self, commands: list, batch: _Batch) -> list[_Parsed]:
         parsed, seen = [], set()
         for index, item in enumerate(commands):
             try:
@@ -92,76 +116,84 @@ class AggregateHost:
                 if command_id in seen:
                     raise ValidationFailed(f"command id {command_id!r} appears twice in one batch")
                 seen.add(command_id)
-                self._check_size(type_name, data)
-                parsed.append((index, command_id, self.app.parse_command(type_name, data)))
+                packed = self._packed(type_name, data)
+                command = self.app.parse_command(type_name, data)  # the type name is known from here
+                parsed.append(_Parsed(index, command_id, command, _digest(type_name, packed)))
             except ValidationFailed as e:
-                results[index] = invalid(e, _command_id_of(item))
+                batch.results[index] = invalid(e, _command_id_of(item))
         return parsed
 
-    def _check_size(self, type_name: str, data: dict) -> None:
+    def _packed(self, type_name: str, data: dict) -> bytes:
+        """The command's fields packed, within the size limit, or ValidationFailed."""
         try:
-            size = len(codec.packb(data))
+            packed = codec.packb(data)
         except (TypeError, ValueError, OverflowError) as e:
             raise ValidationFailed(f"command {type_name}: fields are not plain data ({e})") from None
-        if size > self.settings.max_command_bytes:
+        if len(packed) > self.settings.max_command_bytes:
             raise ValidationFailed(
-                f"command {type_name} is {size} bytes, over the limit of "
+                f"command {type_name} is {len(packed)} bytes, over the limit of "
                 f"{self.settings.max_command_bytes} (setting max_command_bytes)"
             )
+        return packed
 
-    def _decide(self, index: int, command_id: str, command: Command, touched: set, results: list):
-        """The command's entry for the batch and what its result needs, or None when it already
-        has a result (its aggregate could not be activated, or the domain's code raised)."""
+    def _decide(self, item: _Parsed, batch: _Batch) -> None:
+        """Decide one command against its live aggregate: its entry and pending result go into
+        the batch, or its result at once (its aggregate could not be activated, the domain's code
+        raised)."""
+        index, command_id, command = item.index, item.command_id, item.command
         stream, aggregate_type = self.app.route(command)
         try:
             live = self.activate(stream, aggregate_type)
         except EncoreError as e:
-            results[index] = failed(f"aggregate {stream} could not be activated: {e}", command_id)
-            return None
+            batch.results[index] = failed(f"aggregate {stream} could not be activated: {e}", command_id)
+            return
         except Exception as e:  # a bug in the aggregate's apply or restore: answer, keep serving
-            results[index] = failed(f"aggregate {stream} could not be activated: replaying it raised {e!r}", command_id)
-            return None
+            batch.results[index] = failed(
+                f"aggregate {stream} could not be activated: replaying it raised {e!r}", command_id)
+            return
         expected = live.version
         try:
             events = live.state.decide(command)
         except DomainError as e:
-            rejection = Rejection(e.code, e.message)
-            return AppendEntry(command_id, stream, expected, (), rejection), _Pending(index, command_id, stream)
+            batch.add(AppendEntry(command_id, stream, expected, (), Rejection(e.code, e.message), item.digest),
+                      _Pending(index, command_id, stream, item.digest))
+            return
         except Exception as e:  # a bug in the domain's handler: answer, keep serving
-            results[index] = failed(f"the handler of {type(command).__name__} raised {e!r}", command_id)
-            return None
-        touched.add(stream)
+            batch.results[index] = failed(f"the handler of {type(command).__name__} raised {e!r}", command_id)
+            return
+        batch.touched.add(stream)
         try:
             for event in events:
                 live.state.apply(event)
         except Exception as e:  # apply must not fail; the state may be half-changed: drop it
             self.live.pop(stream, None)
-            results[index] = failed(f"applying events of {type(command).__name__} raised {e!r}", command_id)
-            return None
+            batch.results[index] = failed(f"applying events of {type(command).__name__} raised {e!r}", command_id)
+            return
         new_events = tuple([self.app.to_new_event(event) for event in events])
         live.version += len(new_events)
-        pending = _Pending(index, command_id, stream, [{"type": e.type, "data": e.data} for e in new_events])
-        return AppendEntry(command_id, stream, expected, new_events), pending
+        shown = [{"type": e.type, "data": e.data} for e in new_events]
+        batch.add(AppendEntry(command_id, stream, expected, new_events, None, item.digest),
+                  _Pending(index, command_id, stream, item.digest, shown))
 
-    def _commit(self, entries: list, pending: list[_Pending], touched: set, results: list) -> None:
-        if not entries:
+    def _commit(self, batch: _Batch) -> None:
+        if not batch.entries:
             return
         try:
-            outcomes = self.store.append(entries, snapshots=self._due_snapshots(touched))
+            outcomes = self.store.append(batch.entries, snapshots=self._due_snapshots(batch.touched))
         except StorageError as e:
-            self._forget(touched)
+            self._forget(batch.touched)
             self.stats.failed_batches += 1
-            for item in pending:
-                results[item.index] = failed(f"not written: {e}", item.command_id)
+            for item in batch.pending:
+                batch.results[item.index] = failed(f"not written: {e}", item.command_id)
             return
-        for outcome, item in zip(outcomes, pending, strict=True):
+        for outcome, item in zip(outcomes, batch.pending, strict=True):
             if outcome.duplicate:  # recorded by someone else meanwhile: our tentative state is wrong
                 self._forget({item.stream})
-                results[item.index] = self._result_of(outcome)
+                batch.results[item.index] = self._result_of(outcome, item.digest)
             elif outcome.rejection is not None:
-                results[item.index] = rejected(outcome)
+                batch.results[item.index] = rejected(outcome)
             else:
-                results[item.index] = accepted(outcome, item.events)
+                batch.results[item.index] = accepted(outcome, item.events)
 
     def _due_snapshots(self, touched: set) -> list[Snapshot]:
         due = []
@@ -173,7 +205,14 @@ class AggregateHost:
                 live.snapshot_version = live.version
         return due
 
-    def _result_of(self, outcome: CommandOutcome) -> dict:
+    def _result_of(self, outcome: CommandOutcome, digest: str) -> dict:
+        """The recorded result of a command id used before: the first result for a retry, invalid
+        for a different command reusing the id (nothing is written for it)."""
+        if outcome.digest and outcome.digest != digest:
+            return invalid(
+                f"command id {outcome.command_id!r} was already used for a different command (another "
+                f"type or other fields, on stream {outcome.stream!r}); a command id names one command: "
+                f"use a new id for a new command", outcome.command_id)
         if outcome.rejection is not None:
             return rejected(outcome)
         first = outcome.position - outcome.event_count
@@ -253,32 +292,9 @@ class AggregateHost:
         return dropped
 
 
-# ---------------------------------------------------------------- plain results
-
-
-def accepted(outcome: CommandOutcome, events: list[dict]) -> dict:
-    return {
-        "status": "accepted", "command_id": outcome.command_id, "stream": outcome.stream,
-        "version": outcome.version, "position": outcome.position, "events": events,
-        "duplicate": outcome.duplicate,
-    }
-
-
-def rejected(outcome: CommandOutcome) -> dict:
-    return {
-        "status": "rejected", "command_id": outcome.command_id, "stream": outcome.stream,
-        "code": outcome.rejection.code, "message": outcome.rejection.message,
-        "position": outcome.position, "duplicate": outcome.duplicate,
-    }
-
-
-def invalid(error: ValidationFailed, command_id: Any) -> dict:
-    return {"status": "invalid", "command_id": command_id, "code": "invalid",
-            "message": str(error), "errors": error.errors}
-
-
-def failed(message: str, command_id: Any) -> dict:
-    return {"status": "failed", "command_id": command_id, "code": "failed", "message": message}
+def _digest(type_name: str, packed_fields: bytes) -> str:
+    """What a command says (its type and fields), in 16 hex digits: recorded with its id."""
+    return hashlib.blake2b(type_name.encode() + b"\0" + packed_fields, digest_size=8).hexdigest()
 
 
 def _unpack_item(item: Any) -> tuple[str, dict, str]:

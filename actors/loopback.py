@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 
-from storage.errors import ConfigError
+from .errors import ConfigError
 
 LOOPBACK = "127.0.0.1"
 

@@ -99,7 +99,7 @@ class QueryAnswer:
     query_id: str
     ok: bool
     answer: Any = None
-    error: dict = field(default_factory=dict)   # {"kind": ..., "message": ...}
+    error: dict = field(default_factory=dict)   # a plain error (actors/wire.py)
     checkpoint: int = 0
 
     def __repr__(self) -> str:  # answers can be whole views (digests, lists): see _summary

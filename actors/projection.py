@@ -15,13 +15,14 @@ from datetime import timedelta
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from storage import open_store
-from storage.errors import EncoreError, ValidationFailed
+from .errors import AskTimeout, EncoreError, Unavailable
 
 from .app import resolve_app
 from .messages import Configure, Flush, Flushed, QueryAnswer, QueryRequest, Ready, StatusReport, StatusRequest
 from .procinfo import memory_mb
 from .settings import Settings
 from .viewing import ViewFollower
+from .wire import error_to_plain
 
 log = logging.getLogger("encore.projection")
 CATCH_UP_SLICE = 50_000  # events per wakeup, so queries are answered between slices
@@ -61,7 +62,7 @@ class ProjectionActor(ActorTypeDispatcher):
 
     def receiveMsg_QueryRequest(self, msg: QueryRequest, sender) -> None:
         if self.follower is None:
-            self.send(sender, _error(msg, "unavailable", f"view {self.view} is not ready; retry"))
+            self.send(sender, _error(msg, Unavailable(f"view {self.view} is not ready; retry")))
             return
         if self.follower.checkpoint < msg.after:
             self.follower.catch_up()
@@ -73,10 +74,8 @@ class ProjectionActor(ActorTypeDispatcher):
     def _answer(self, msg: QueryRequest) -> QueryAnswer:
         try:
             answer = self.follower.answer(msg.type, msg.data)
-        except ValidationFailed as e:
-            return _error(msg, "invalid", str(e), errors=e.errors)
         except EncoreError as e:
-            return _error(msg, "failed", str(e))
+            return _error(msg, e)
         return QueryAnswer(msg.query_id, True, answer, checkpoint=self.follower.checkpoint)
 
     def _answer_waiting(self) -> None:
@@ -85,11 +84,10 @@ class ProjectionActor(ActorTypeDispatcher):
             if self.follower.checkpoint >= msg.after or self.follower.failure is not None:
                 self.send(reply_to, self._answer(msg))
             elif now >= deadline:
-                self.send(reply_to, _error(
-                    msg, "timeout",
+                self.send(reply_to, _error(msg, AskTimeout(
                     f"view {self.view} reached offset {self.follower.checkpoint}, not {msg.after}, within "
                     f"{msg.timeout_s}s; the position may not exist yet, or the view is far behind",
-                ))
+                )))
             else:
                 still.append((msg, reply_to, deadline))
         self.waiting = still
@@ -112,5 +110,5 @@ class ProjectionActor(ActorTypeDispatcher):
             self.store = None
 
 
-def _error(msg: QueryRequest, kind: str, message: str, errors: list | None = None) -> QueryAnswer:
-    return QueryAnswer(msg.query_id, False, error={"kind": kind, "message": message, "errors": errors or []})
+def _error(msg: QueryRequest, error: EncoreError) -> QueryAnswer:
+    return QueryAnswer(msg.query_id, False, error=error_to_plain(error))

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from storage.errors import ConfigError
+from .errors import ConfigError
 
 MAX_DEFAULT_SHARDS = 8
 

@@ -14,13 +14,14 @@ from datetime import timedelta
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from storage import open_store
-from storage.errors import EncoreError, ValidationFailed
+from .errors import EncoreError, ValidationFailed
 
 from .app import resolve_app
-from .hosting import AggregateHost, failed, invalid
+from .hosting import AggregateHost
 from .messages import BatchResults, CommandBatch, Configure, Flush, Flushed, Ready, StatusReport, StatusRequest
 from .procinfo import memory_mb
 from .settings import Settings
+from .wire import invalid, unavailable
 
 log = logging.getLogger("encore.shard")
 
@@ -50,7 +51,7 @@ class Shard(ActorTypeDispatcher):
             kind = type(msg.commands).__name__
             results = [invalid(ValidationFailed(f"a batch must carry a list of commands, not {kind}"), None)]
         elif self.host is None:
-            results = [failed(f"shard {self.index} is not configured yet; retry", None)] * len(msg.commands)
+            results = [unavailable(f"shard {self.index} is not configured yet; retry", None)] * len(msg.commands)
         else:
             results = self.host.handle_batch(msg.commands)
         self.send(sender, BatchResults(msg.batch_id, results))

@@ -17,7 +17,7 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, WakeupMessage
 
-from storage.errors import EncoreError
+from .errors import EncoreError
 
 from .app import resolve_app
 from .messages import (

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from storage.errors import NoSystemRunning, SystemAlreadyRunning, SystemError_
+from .errors import NoSystemRunning, SystemAlreadyRunning, SystemError_
 
 from . import loopback, poller
 from .messages import GetTopology, Shutdown, StartSystem, Stopped, SystemReady, Topology

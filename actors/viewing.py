@@ -17,7 +17,7 @@ from typing import Any
 import msgpack
 
 from storage import EventStore, ViewSnapshot
-from storage.errors import EncoreError, QueryFailed, StorageError
+from .errors import EncoreError, QueryFailed, StorageError
 
 from .app import App
 from .domain import Projection

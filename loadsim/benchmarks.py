@@ -31,7 +31,7 @@ from actors.settings import Settings
 from actors.viewing import ViewFollower
 from examples import bank
 from storage import AppendEntry, NewEvent, Snapshot, open_store
-from storage.errors import AskTimeout, EncoreError
+from actors.errors import AskTimeout, EncoreError
 
 from .bank import BankWorkload
 from .systems import launched

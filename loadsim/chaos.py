@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from actors.client import Encore
-from storage.errors import ConfigError
+from actors.errors import ConfigError
 
 ROLES = {"kill-shard": ("shard",), "kill-projection": ("projection",), "kill-query": ("projection",),
          "kill-any": ("shard", "projection")}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.client import CommandResult, Encore
-from storage.errors import AskTimeout, EncoreError
+from actors.errors import AskTimeout, EncoreError
 
 from .workload import Step, Workload
 
@@ -90,7 +90,7 @@ class Driver:
             except AskTimeout:
                 report.retried += len(batch)
                 continue
-            failed = [i for i, r in enumerate(results) if r.status == "failed"]
+            failed = [i for i, r in enumerate(results) if r.status in ("failed", "unavailable", "timeout")]
             if not failed or attempt == MAX_RETRIES:
                 return results
             report.retried += len(failed)   # not written (e.g. a restarting shard): the same ids again

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from storage.errors import ConfigError
+from actors.errors import ConfigError
 
 LATENCY_KEYS = ("p50", "p90", "p99", "p999", "max")
 

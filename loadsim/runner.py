@@ -24,7 +24,7 @@ from typing import Any
 from actors.client import Encore
 from actors.settings import Settings
 from storage import open_store
-from storage.errors import ConfigError, EncoreError
+from actors.errors import ConfigError, EncoreError
 
 from . import report
 from .bank import BankWorkload

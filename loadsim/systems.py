@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actors.client import Encore
-from storage.errors import ConfigError
+from actors.errors import ConfigError
 
 from .workload import Workload
 

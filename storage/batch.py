@@ -89,7 +89,8 @@ class _Planner:
     def _reject(self, entry: AppendEntry) -> CommandOutcome:
         version = self.version_of(entry.stream)
         return CommandOutcome(
-            entry.command_id, entry.stream, version, self.next_offset - 1, 0, entry.rejection
+            entry.command_id, entry.stream, version, self.next_offset - 1, 0, entry.rejection,
+            digest=entry.digest,
         )
 
     def _write(self, entry: AppendEntry) -> CommandOutcome:
@@ -115,7 +116,9 @@ class _Planner:
         self.next_offset = offset
         if entry.events:
             result.heads[entry.stream] = version
-        return CommandOutcome(entry.command_id, entry.stream, version, offset - 1, len(entry.events))
+        return CommandOutcome(
+            entry.command_id, entry.stream, version, offset - 1, len(entry.events), digest=entry.digest
+        )
 
     def add_snapshot(self, snapshot: Snapshot) -> None:
         _check_stream(snapshot.stream)
@@ -131,10 +134,7 @@ class _Planner:
 def _as_duplicate(outcome: CommandOutcome) -> CommandOutcome:
     if outcome.duplicate:
         return outcome
-    return CommandOutcome(
-        outcome.command_id, outcome.stream, outcome.version, outcome.position,
-        outcome.event_count, outcome.rejection, duplicate=True,
-    )
+    return outcome._replace(duplicate=True)
 
 
 def check_command_id(command_id: str) -> None:

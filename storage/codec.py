@@ -110,16 +110,17 @@ def unpack_positions(raws: Iterable[bytes | memoryview]) -> list[tuple[str, int,
 def pack_outcome(outcome: CommandOutcome) -> bytes:
     rejection = (outcome.rejection.code, outcome.rejection.message) if outcome.rejection else None
     try:
-        return packb((outcome.stream, outcome.version, outcome.position, outcome.event_count, rejection))
+        fields = (outcome.stream, outcome.version, outcome.position, outcome.event_count, rejection)
+        return packb((*fields, outcome.digest) if outcome.digest else fields)
     except (TypeError, ValueError, OverflowError) as e:
         raise _not_plain(f"result of command {outcome.command_id!r}", e) from e
 
 
 def unpack_outcome(command_id: str, raw: bytes) -> CommandOutcome:
-    stream, version, position, count, rejection = _unpack(raw, "command result")
+    stream, version, position, count, rejection, *digest = _unpack(raw, "command result")
     return CommandOutcome(
         command_id, stream, version, position, count,
-        Rejection(*rejection) if rejection else None, duplicate=True,
+        Rejection(*rejection) if rejection else None, duplicate=True, digest=digest[0] if digest else "",
     )
 
 

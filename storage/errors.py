@@ -1,27 +1,8 @@
-"""Every exception Encore raises, in one tree.
+"""The event store's errors: the `StorageError` branch of Encore's one exception tree.
 
-    EncoreError
-     ├── StorageError                  the event store could not do what was asked
-     │    ├── ConcurrencyConflict      a stream's head is not the expected version
-     │    ├── StorageFull              the disk (not the LMDB map: that grows) is full
-     │    ├── StoreUnavailable         the data directory cannot be opened or written
-     │    ├── IncompatibleStore        foreign, corrupt or other-format data directory
-     │    ├── StoreInheritedAcrossFork an LMDB handle crossed a fork()
-     │    ├── InvalidRecord            a value the store refuses to write (bad id, too large...)
-     │    └── DecodeError              bytes that do not decode
-     │         └── UnknownEventType    an event type no one registered
-     ├── ValidationFailed              a command or query is malformed (pydantic's detail)
-     ├── CommandRejected               the domain said no (code, message)
-     ├── CommandFailed                 the runtime could not process it (storage, handler bug)
-     ├── AskTimeout                    no answer in time (carries the command id)
-     ├── QueryFailed                   a query could not be answered
-     ├── ConfigError                   a bad setting (names the key and the reason)
-     └── SystemError_                  the launched system: not running, already running...
-          ├── NoSystemRunning
-          └── SystemAlreadyRunning
-
-Third-party errors (lmdb, msgpack, pydantic, thespian) are translated into these at exactly one
-boundary each; callers never need to import those libraries to handle a failure.
+`EncoreError`, the root, is defined here because the store knows nothing of actors; the whole
+tree, with the runtime's branches, is drawn in `actors/errors.py`. lmdb's and msgpack's errors
+are translated into these at the store's boundary.
 """
 
 from __future__ import annotations
@@ -76,56 +57,3 @@ class UnknownEventType(DecodeError):
             f"event type {event_type!r} is not registered (registered: {shown}); register its "
             f"class with the app before reading events of that type"
         )
-
-
-class ValidationFailed(EncoreError):
-    """A command or query is malformed. `errors` holds pydantic's detail (field, reason)."""
-
-    def __init__(self, message: str, errors: list[dict] | None = None) -> None:
-        self.errors = errors or []
-        super().__init__(message)
-
-
-class CommandRejected(EncoreError):
-    """The aggregate refused the command. Nothing was written."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code, self.message = code, message
-        super().__init__(f"{code}: {message}")
-
-
-class CommandFailed(EncoreError):
-    """The command was not processed (storage failure, a handler that raised). Nothing was
-    written for it; retrying with the same command id is safe."""
-
-    def __init__(self, message: str, command_id: str | None = None) -> None:
-        self.command_id = command_id
-        super().__init__(message)
-
-
-class AskTimeout(EncoreError):
-    """No answer came in time. Retrying with the same command id is safe."""
-
-    def __init__(self, message: str, command_id: str | None = None) -> None:
-        self.command_id = command_id
-        super().__init__(message)
-
-
-class QueryFailed(EncoreError):
-    """A query could not be answered (unknown view, the view's handler failed)."""
-
-
-class ConfigError(EncoreError):
-    """A bad setting. The message names the key and the reason."""
-
-
-class SystemError_(EncoreError):  # noqa: N801 - the builtin SystemError must not be shadowed
-    """The launched system is not in the state the operation needs."""
-
-
-class NoSystemRunning(SystemError_):
-    """No Encore system is running for the data directory."""
-
-
-class SystemAlreadyRunning(SystemError_):
-    """An Encore system is already running for the data directory (or the port is taken)."""

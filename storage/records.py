@@ -52,6 +52,7 @@ class AppendEntry(NamedTuple):
     expected_version: int
     events: tuple[NewEvent, ...] = ()
     rejection: Rejection | None = None
+    digest: str = ""     # what the command said (type and fields), recorded with its id
 
 
 class CommandOutcome(NamedTuple):
@@ -61,6 +62,8 @@ class CommandOutcome(NamedTuple):
     its last event (the read-your-writes token); its events are at offsets
     `position - event_count + 1 .. position`. Rejected: `rejection` is set, `position` is the log
     head when it was decided. `duplicate` is True when the outcome comes from an earlier commit.
+    `digest` is the digest of the command the id was first used for ("" when none was given), so
+    a different command reusing the id can be told from a retry.
     """
 
     command_id: str
@@ -70,6 +73,7 @@ class CommandOutcome(NamedTuple):
     event_count: int
     rejection: Rejection | None = None
     duplicate: bool = False
+    digest: str = ""
 
     @property
     def accepted(self) -> bool:

@@ -16,7 +16,7 @@ from actors.hosting import AggregateHost
 from actors.settings import Settings
 from examples.bank import Deposit, OpenAccount, app
 from storage import MemoryStore, open_store
-from storage.errors import EncoreError, ValidationFailed
+from actors.errors import EncoreError, ValidationFailed
 
 from .bad_input import HUGE_TEXT, NOT_UTF8, command_fields, command_types, query_types, type_names, values, wire_items
 from .helpers import assert_log_gapless

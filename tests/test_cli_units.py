@@ -4,7 +4,7 @@ import pytest
 
 from actors.cli import parse_fields, result_fields
 from actors.client import CommandResult
-from storage.errors import ValidationFailed
+from actors.errors import ValidationFailed
 
 
 def test_a_rejection_on_an_empty_log_still_prints_position_zero():

@@ -16,10 +16,10 @@ import pytest
 from actors.client import Encore
 from actors.settings import Settings
 from actors.viewing import ViewFollower, state_digest
-from examples.bank import app
+from examples.bank import Deposit, app
 from loadsim.chaos import parse_spec
 from storage import AppendEntry, NewEvent, open_store
-from storage.errors import ConfigError, StorageFull, StoreUnavailable
+from actors.errors import ConfigError, StorageFull, StoreUnavailable
 from storage.lmdb_store import _translate
 from tests.system_helpers import ROOT, RunningSystem, child, encore_json, free_port, kill_and_wait, system_pids
 
@@ -83,8 +83,13 @@ def test_the_whole_system_killed_mid_load_keeps_every_acknowledged_command(tmp_p
                 held = client.view_digest(view, after=head)
                 assert (held["checkpoint"], held["digest"]) == fold_digest(data, view)
             first = acked[0]
-            again = client.ask_raw("Deposit", {"account_id": "a0", "amount": 1}, command_id=first[0])
+            with open_store(data / "store") as store:
+                [event] = store.read_log(after=first[1] - 1, limit=1)
+            again = client.ask_raw("Deposit", event.data, command_id=first[0])
             assert (again.duplicate, again.position) == (True, first[1])   # applied once, first result
+            other = client.ask_many([Deposit(account_id="a0", amount=event.data["amount"] % 100 + 1)],
+                                    command_ids=[first[0]])[0]
+            assert other.status == "invalid" and "already used for a different command" in other.message
     finally:
         loader.kill()
         loader.wait()

@@ -8,7 +8,7 @@ from actors.hosting import AggregateHost
 from actors.settings import Settings
 from examples.bank import app
 from storage import MemoryStore
-from storage.errors import StorageFull
+from actors.errors import StorageFull
 
 
 class FailingStore(MemoryStore):

@@ -13,7 +13,7 @@ from examples.bank import (
     app,
 )
 from storage import open_store
-from storage.errors import AskTimeout, ValidationFailed
+from actors.errors import AskTimeout, CommandRejected, DomainError, Unavailable, ValidationFailed
 
 
 @pytest.fixture
@@ -146,3 +146,53 @@ def test_a_view_restored_from_its_snapshot_keeps_folding(tmp_path):
         assert [(e["kind"], e["balance"]) for e in trail] == [("opened", 0), ("deposit", 5), ("deposit", 12)]
         views = {a["name"]: a for a in encore.status()["actors"]}
         assert views["audit_trail-0"]["resumed_from"] == 2
+
+
+@pytest.mark.parametrize("other", [Deposit(account_id="a1", amount=11), Withdraw(account_id="a1", amount=10),
+                                   Deposit(account_id="a2", amount=10)])
+def test_a_command_id_reused_for_a_different_command_is_invalid_and_writes_nothing(encore, other):
+    encore.ask_many([OpenAccount(account_id="a1", owner="ann"), OpenAccount(account_id="a2", owner="bob")])
+    first = encore.ask(Deposit(account_id="a1", amount=10), command_id="dep-1")
+    with pytest.raises(ValidationFailed, match="already used for a different command"):
+        encore.ask(other, command_id="dep-1")
+    assert encore.ask(Deposit(account_id="a1", amount=10), command_id="dep-1").position == first.position
+    balances = [encore.query(GetBalance(account_id=a), after=first.position)["balance"] for a in ("a1", "a2")]
+    assert balances == [10, 0]
+
+
+def test_a_rejected_command_id_reused_for_another_command_is_invalid_too(encore):
+    encore.ask(OpenAccount(account_id="a1", owner="ann"))
+    encore.ask(Withdraw(account_id="a1", amount=10), command_id="w-1")
+    [result] = encore.ask_many([Deposit(account_id="a1", amount=10)], command_ids=["w-1"])
+    assert result.status == "invalid" and "already used" in result.message
+
+
+@pytest.mark.parametrize("command_id", ["", 0, False, 7, b"x"])
+def test_a_given_command_id_is_used_or_refused_never_replaced(encore, command_id):
+    encore.ask(OpenAccount(account_id="a1", owner="ann"))
+    with pytest.raises(ValidationFailed, match="command id"):
+        encore.ask(Deposit(account_id="a1", amount=5), command_id=command_id)
+    assert encore.query(GetBalance(account_id="a1"), after=1)["balance"] == 0
+
+
+def test_raise_for_status_raises_command_rejected_with_the_domain_code(encore):
+    encore.ask(OpenAccount(account_id="a1", owner="ann"))
+    result = encore.ask(Withdraw(account_id="a1", amount=5))
+    with pytest.raises(CommandRejected) as caught:
+        result.raise_for_status()
+    assert (caught.value.code, caught.value.command_id) == ("insufficient_funds", result.command_id)
+    assert isinstance(caught.value, DomainError)
+    assert encore.ask(Deposit(account_id="a1", amount=5)).raise_for_status().accepted
+
+
+def test_a_shard_that_is_down_is_unavailable_not_a_thespian_error(encore, monkeypatch):
+    down = encore.topology.__class__([None, *encore.topology.shards[1:]], encore.topology.views,
+                                     encore.topology.app_path)
+    monkeypatch.setattr(encore, "_topology", down)
+    monkeypatch.setattr(encore, "refresh_topology", lambda: None)  # the supervisor has not restarted it yet
+    commands = [OpenAccount(account_id=f"a{i}", owner="o") for i in range(20)]  # some route to shard 0
+    with pytest.raises(Unavailable, match="shard 0 is down") as caught:
+        encore.ask_many(commands)
+    assert caught.value.command_id
+    with pytest.raises(Unavailable):
+        encore.tell(next(c for c in commands if encore._item(c, None).shard == 0))

@@ -7,7 +7,7 @@ from actors.settings import Settings
 from actors.viewing import ViewFollower
 from examples import bank
 from storage import AppendEntry, MemoryStore, NewEvent
-from storage.errors import QueryFailed
+from actors.errors import QueryFailed
 
 
 class FragileBalances(Projection):
