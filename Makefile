@@ -26,8 +26,10 @@ bench: $(STAMP)
 	$(PY) bin/bench-storage --json bench-storage.json
 	$(PY) bin/bench-runtime --json bench-runtime.json
 
+# ruff on everything Python in the repository, mypy on the packages (settings in pyproject.toml)
 lint: $(STAMP)
-	$(PY) -m ruff check actors storage tests bin/encore bin/loadsim bin/bench-storage bin/bench-runtime examples loadsim
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

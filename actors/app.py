@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from storage import EventRegistry, NewEvent
-from .errors import ConfigError, ValidationFailed
 
 from .domain import Aggregate, Command, Event, Projection, Query, plain_fields, validator_of
+from .errors import ConfigError, ValidationFailed
 
 
 class App:

@@ -13,27 +13,36 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
 
 from storage import open_store
-from .errors import EncoreError, ValidationFailed
 
 from . import system
+from .errors import EncoreError, ValidationFailed
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_APP = "examples.all:app"
+MAX_TIMEOUT_S = 3600.0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one `encore` command; its exit code. No error leaves as a traceback: each is one line
+    on stderr (and a JSON object on stdout with --json), exit 2."""
     args = _parser().parse_args(argv)
     try:
         return args.handler(args)
     except EncoreError as e:
         _fail(args, str(e), kind=type(e).__name__)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug or an environment failure: still one line, and where to look
+        _fail(args, f"unexpected {type(e).__name__}: {e}; this is a bug in Encore or its environment, "
+                    f"the system's own logs are in <data>/logs", kind=type(e).__name__)
+    return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,10 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     for name, handler, text in (("send", cmd_send, "send one command"), ("query", cmd_query, "ask one query")):
         p = sub.add_parser(name, parents=[data], help=text)
         p.add_argument("type", help="command or query type, e.g. Deposit")
-        p.add_argument("fields", nargs="*", help="field=value (value parsed as JSON when it parses)")
-        p.add_argument("--timeout", type=float, default=10.0)
+        p.add_argument("fields", nargs="*", help="field=value (text for text fields, else JSON when it parses)")
+        p.add_argument("--fields", dest="fields_json", metavar="JSON", help="fields as a JSON object (nested ones too)")
+        p.add_argument("--timeout", type=_seconds, default=10.0, help="seconds to wait for the answer (max 3600)")
         if name == "query":
-            p.add_argument("--after", type=int, default=0, help="read-your-writes: wait for this log position")
+            p.add_argument("--after", type=_offset, default=0, help="read-your-writes: wait for this log position")
         else:
             p.add_argument("--id", dest="command_id", default=None, help="command id (retries reuse it)")
         p.set_defaults(handler=handler)
@@ -71,6 +81,26 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--follow", action="store_true", help="keep printing new events (Ctrl-C ends)")
     events.set_defaults(handler=cmd_events)
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= MAX_TIMEOUT_S:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0 and at most {MAX_TIMEOUT_S:.0f} seconds")
+    return value
+
+
+def _offset(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a log position (an integer >= 0)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a log position (an integer >= 0)")
+    return value
 
 
 # ---------------------------------------------------------------- lifecycle
@@ -95,7 +125,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     system.check_can_start(settings, args.port)
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, str(ROOT / "bin" / "encore"), "run", "--data", str(settings.data_dir),
+    command = [sys.executable, "-m", "actors.cli", "run", "--data", str(settings.data_dir),
                "--app", args.app, "--port", str(args.port)]
     if args.shards:
         command += ["--shards", str(args.shards)]
@@ -103,7 +133,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         command += ["--allow-remote", args.allow_remote]
     with open(log_dir / "launcher.log", "ab") as out:
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 start_new_session=True, cwd=ROOT)
+                                 start_new_session=True, env=_child_env())
     state = _wait_started(settings.data_dir, child, log_dir)
     if args.json:
         print(json.dumps({"pid": state["pid"], "port": state["port"], "logs": state["log_dir"]}))
@@ -111,6 +141,13 @@ def cmd_start(args: argparse.Namespace) -> int:
         print(f"Encore is running: pid {state['pid']}, port {state['port']}, data {settings.data_dir}, "
               f"logs {state['log_dir']}")
     return 0
+
+
+def _child_env() -> dict[str, str]:
+    """The launcher's environment, with the current directory and Encore's own on the import
+    path: the app named by --app imports in the system as it does here."""
+    paths = [os.getcwd(), str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
 
 
 def _wait_started(data_dir: Path, child: subprocess.Popen, log_dir: Path, timeout: float = 120.0) -> dict:
@@ -167,22 +204,62 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_fields(pairs: list[str]) -> dict[str, Any]:
-    fields = {}
+def parse_fields(pairs: list[str], model: type[BaseModel] | None = None, *, fields_json: str | None = None
+                 ) -> dict[str, Any]:
+    """`field=value` pairs as a command's or query's fields. A field the model types as text
+    keeps its value as written (`task_id=1` is the string "1"); any other value is read as JSON
+    when it parses (numbers, true, lists, objects) and left as text when not, for the model's
+    own validation to judge. `fields_json`, a JSON object, gives fields (nested ones too) first."""
+    fields: dict[str, Any] = _json_object(fields_json) if fields_json else {}
+    declared = model.model_fields if model is not None else {}
     for pair in pairs:
         name, sep, raw = pair.partition("=")
         if not sep or not name:
             raise ValidationFailed(f"argument {pair!r} must look like field=value")
-        try:
-            fields[name] = json.loads(raw)
-        except ValueError:
-            fields[name] = raw
+        field = declared.get(name)
+        fields[name] = raw if field is not None and _wants_text(field.annotation) else _json_or_text(raw)
     return fields
 
 
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise ValidationFailed(f"--fields is not valid JSON ({str(e)[:100]}); give a JSON object") from None
+    if not isinstance(value, dict):
+        raise ValidationFailed(f"--fields must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _json_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+    except RecursionError:
+        raise ValidationFailed(f"value {raw[:40]!r}... nests too deeply to read") from None
+
+
+def _wants_text(annotation: Any) -> bool:
+    """Whether a field of this type takes text as written: str (constrained too), a Literal of
+    strings, or an optional of those."""
+    if annotation is str:
+        return True
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Literal:
+        return all(isinstance(a, str) for a in args)
+    if origin is Annotated:
+        return _wants_text(args[0])
+    if origin in (Union, UnionType):
+        real = [a for a in args if a is not type(None)]
+        return bool(real) and all(_wants_text(a) for a in real)
+    return False
+
+
 def cmd_send(args: argparse.Namespace) -> int:
-    fields = parse_fields(args.fields)
     with _client(args) as client:
+        model = client.app.commands.get(args.type, (None,))[0] if client.app else None
+        fields = parse_fields(args.fields, model, fields_json=args.fields_json)
         try:
             result = client.ask_raw(args.type, fields, command_id=args.command_id, timeout=args.timeout)
         except ValidationFailed as e:
@@ -199,7 +276,9 @@ def result_fields(result: Any) -> dict[str, Any]:
 
 def cmd_query(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        answer = client.query_raw(args.type, parse_fields(args.fields), after=args.after, timeout=args.timeout)
+        model = client.app.queries.get(args.type, (None,))[0] if client.app else None
+        fields = parse_fields(args.fields, model, fields_json=args.fields_json)
+        answer = client.query_raw(args.type, fields, after=args.after, timeout=args.timeout)
     _print(args, answer)
     return 0
 
@@ -243,3 +322,7 @@ def _fail(args: argparse.Namespace, message: str, *, kind: str) -> None:
         print(json.dumps({"status": "invalid" if kind == "ValidationFailed" else "error", "error": kind,
                           "message": message}))
     print(f"encore: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

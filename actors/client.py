@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 
 from thespian.actors import ActorSystem
 
+from .app import App, load_app
+from .domain import Command, Query, plain_fields
 from .errors import (
     AskTimeout,
     EncoreError,
@@ -37,9 +39,6 @@ from .errors import (
     Unavailable,
     ValidationFailed,
 )
-
-from .app import App, load_app
-from .domain import Command, Query, plain_fields
 from .messages import (
     BatchResults,
     CommandBatch,
@@ -56,7 +55,7 @@ from .messages import (
 from .settings import Settings
 from .supervisor import Supervisor
 from .viewing import DIGEST_QUERY
-from .wire import Status, error_from_plain
+from .wire import Status, check_position, check_timeout, error_from_plain
 
 START_TIMEOUT_S = 60.0
 _new_object = object.__new__
@@ -133,7 +132,7 @@ class Encore:
     def __init__(self, system: ActorSystem, supervisor: Any, topology: Topology, app: App,
                  *, embedded: bool) -> None:
         self._system, self._supervisor, self._topology, self.app = system, supervisor, topology, app
-        self.embedded = embedded
+        self.is_embedded = embedded
         self.state = ClientState.OPEN
         self._lock = threading.RLock()        # embedded: one caller at a time
         self._local = threading.local()       # multi-process: one endpoint per thread
@@ -165,14 +164,16 @@ class Encore:
         from .system import connect  # the launcher's module; imported late to keep this light
 
         system, supervisor, topology = connect(Path(data_dir), timeout=timeout)
-        app = load_app(topology.app_path) if topology.app_path else None
-        return cls(system, supervisor, topology, app, embedded=False)
+        if not topology.app_path:
+            system.shutdown()
+            raise SystemError_(f"the system on {data_dir} names no app; restart it with `encore start --app ...`")
+        return cls(system, supervisor, topology, load_app(topology.app_path), embedded=False)
 
     def close(self) -> None:
         if self.state is ClientState.CLOSED:
             return
         self.state = ClientState.CLOSED
-        if self.embedded:
+        if self.is_embedded:
             with self._lock:
                 try:
                     self._system.ask(self._supervisor, Shutdown(), 30)
@@ -192,7 +193,7 @@ class Encore:
     def _endpoint(self) -> Iterator[ActorSystem]:
         if self.state is ClientState.CLOSED:
             raise SystemError_("this Encore client is closed; open a new one with Encore.embedded or Encore.attach")
-        if self.embedded:
+        if self.is_embedded:
             with self._lock:
                 yield self._system
             return
@@ -246,10 +247,10 @@ class Encore:
                  timeout: float = 30.0) -> list[CommandResult]:
         """Send many commands, one batch per shard; results in the caller's order. Invalid or
         failed commands come back as results with that status; nothing is raised for them."""
-        ids = command_ids or [None] * len(commands)
+        ids: Sequence[str | None] = [None] * len(commands) if command_ids is None else command_ids
         return self._send([self._item(c, i) for c, i in zip(commands, ids, strict=True)], timeout)
 
-    def _item(self, command: Command, command_id: str | None) -> _Outgoing:
+    def _item(self, command: Command, command_id: Any) -> _Outgoing:
         if not isinstance(command, Command):
             raise ValidationFailed(f"expected a Command, got {type(command).__name__}")
         type_name = type(command).__name__
@@ -322,7 +323,7 @@ class Encore:
         if not replicas:
             raise Unavailable(f"no replica of view {view} is running now (being restarted); retry")
         replica = replicas[next(self._replica) % len(replicas)]
-        request = QueryRequest(uuid.uuid4().hex, type_name, data, int(after or 0), timeout)
+        request = QueryRequest(uuid.uuid4().hex, type_name, data, check_position(after), check_timeout(timeout))
         # the view itself answers a timeout at `timeout`: wait a little longer for that answer
         answer = self._ask_for(replica, request, QueryAnswer, lambda r: r.query_id == request.query_id,
                                timeout + QUERY_GRACE_S)
@@ -357,7 +358,7 @@ class Encore:
         """The next reply. In-process (simpleSystemBase) a tell runs the actors to completion, so
         replies are often waiting already; but `listen` would first sleep until the next actor
         wakeup (a projection's poll), so take what is there first, without waiting."""
-        if self.embedded:
+        if self.is_embedded:
             reply = system.listen(0)
             if reply is not None:
                 return reply

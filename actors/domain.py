@@ -194,7 +194,7 @@ class Projection(_Stateful):
         return copy.deepcopy(getattr(self, self.encore_answers[type(query)])(query))
 
 
-def _appliers(instance: _Stateful, default_apply: Callable) -> dict[str, Callable]:
+def _appliers(instance: Aggregate | Projection, default_apply: Callable) -> dict[str, Callable]:
     """Event type name -> what applies it to `instance`, bound once (a replay then skips the
     per-event dispatch of `apply`). A class that overrides `apply` gets every type it handles
     through its own `apply`."""

@@ -18,11 +18,11 @@ from typing import Any, NamedTuple
 
 from storage import AppendEntry, CommandOutcome, EventStore, Rejection, Snapshot, StoredEvent, codec
 from storage.batch import check_command_id
-from .errors import EncoreError, InvalidRecord, StorageError, ValidationFailed
 
 from .app import App
 from .collector import collector_paused
 from .domain import Aggregate, Command, DomainError
+from .errors import EncoreError, InvalidRecord, StorageError, ValidationFailed
 from .settings import Settings
 from .wire import accepted, failed, invalid, rejected
 
@@ -51,7 +51,7 @@ _VERSION, _TYPE, _SCHEMA, _DATA = map(StoredEvent._fields.index, ("version", "ty
 class _Parsed(NamedTuple):
     """A command of the batch that parsed: its place, its id, the command and its digest."""
 
-    index: int
+    slot: int         # its place in the batch
     command_id: str
     command: Command
     digest: str
@@ -61,11 +61,11 @@ class _Pending(NamedTuple):
     """A command that reached an aggregate in this batch: where its result goes, and its events
     as the result shows them."""
 
-    index: int
+    slot: int         # its place in the batch
     command_id: str
     stream: str
     digest: str
-    events: list[dict] | tuple = ()
+    events: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -99,7 +99,7 @@ class AggregateHost:
         for item in parsed:
             earlier = known.get(item.command_id)
             if earlier is not None:
-                batch.results[item.index] = self._result_of(earlier, item.digest)
+                batch.results[item.slot] = self._result_of(earlier, item.digest)
             else:
                 self._decide(item, batch)
         self._commit(batch)
@@ -140,7 +140,7 @@ class AggregateHost:
         """Decide one command against its live aggregate: its entry and pending result go into
         the batch, or its result at once (its aggregate could not be activated, the domain's code
         raised)."""
-        index, command_id, command = item.index, item.command_id, item.command
+        index, command_id, command = item.slot, item.command_id, item.command
         stream, aggregate_type = self.app.route(command)
         try:
             live = self.activate(stream, aggregate_type)
@@ -184,16 +184,16 @@ class AggregateHost:
             self._forget(batch.touched)
             self.stats.failed_batches += 1
             for item in batch.pending:
-                batch.results[item.index] = failed(f"not written: {e}", item.command_id)
+                batch.results[item.slot] = failed(f"not written: {e}", item.command_id)
             return
         for outcome, item in zip(outcomes, batch.pending, strict=True):
             if outcome.duplicate:  # recorded by someone else meanwhile: our tentative state is wrong
                 self._forget({item.stream})
-                batch.results[item.index] = self._result_of(outcome, item.digest)
+                batch.results[item.slot] = self._result_of(outcome, item.digest)
             elif outcome.rejection is not None:
-                batch.results[item.index] = rejected(outcome)
+                batch.results[item.slot] = rejected(outcome)
             else:
-                batch.results[item.index] = accepted(outcome, item.events)
+                batch.results[item.slot] = accepted(outcome, item.events or [])
 
     def _due_snapshots(self, touched: set) -> list[Snapshot]:
         due = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from typing import Any
 
 from .errors import ConfigError
 
@@ -50,12 +51,12 @@ def _patch_thespian(host: str) -> None:
         IPBase.IPActorAddress.encore_host = host
         return
 
-    def init(self, *args, **kwargs):
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         if self.bindname[0] in ("", "0.0.0.0"):
             self.bindname = (IPBase.IPActorAddress.encore_host, self.bindname[1])
 
-    init.encore_patched = True
+    init.encore_patched = True  # type: ignore[attr-defined]
     IPBase.IPActorAddress.encore_host = host
     IPBase.IPActorAddress.__init__ = init
     IPBase.thisSystem.add_local_addr(host)

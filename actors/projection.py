@@ -14,15 +14,15 @@ from datetime import timedelta
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
-from storage import open_store
-from .errors import AskTimeout, EncoreError, Unavailable
+from storage import EventStore, open_store
 
 from .app import resolve_app
+from .errors import AskTimeout, EncoreError, Unavailable, ValidationFailed
 from .messages import Configure, Flush, Flushed, QueryAnswer, QueryRequest, Ready, StatusReport, StatusRequest
 from .procinfo import memory_mb
 from .settings import Settings
 from .viewing import ViewFollower
-from .wire import error_to_plain
+from .wire import check_position, check_timeout, error_to_plain
 
 log = logging.getLogger("encore.projection")
 CATCH_UP_SLICE = 50_000  # events per wakeup, so queries are answered between slices
@@ -32,7 +32,7 @@ class ProjectionActor(ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.follower: ViewFollower | None = None
-        self.store = None
+        self.store: EventStore | None = None
         self.index, self.view = -1, ""
         self.waiting: list[tuple[QueryRequest, object, float]] = []  # (query, reply to, deadline)
         self.poll = 0.05
@@ -61,31 +61,32 @@ class ProjectionActor(ActorTypeDispatcher):
         self.wakeupAfter(timedelta(seconds=0 if consumed >= CATCH_UP_SLICE else self.poll))
 
     def receiveMsg_QueryRequest(self, msg: QueryRequest, sender) -> None:
-        if self.follower is None:
+        follower = self.follower
+        try:
+            after, timeout_s = check_position(msg.after), check_timeout(msg.timeout_s)
+        except ValidationFailed as e:
+            self.send(sender, _error(msg, e))
+            return
+        if follower is None:
             self.send(sender, _error(msg, Unavailable(f"view {self.view} is not ready; retry")))
             return
-        if self.follower.checkpoint < msg.after:
-            self.follower.catch_up()
-        if self.follower.checkpoint < msg.after and self.follower.failure is None:
-            self.waiting.append((msg, sender, time.monotonic() + max(0.0, msg.timeout_s)))
+        if follower.checkpoint < after:
+            follower.catch_up()
+        if follower.checkpoint < after and follower.failure is None:
+            self.waiting.append((msg, sender, time.monotonic() + timeout_s))
             return
-        self.send(sender, self._answer(msg))
-
-    def _answer(self, msg: QueryRequest) -> QueryAnswer:
-        try:
-            answer = self.follower.answer(msg.type, msg.data)
-        except EncoreError as e:
-            return _error(msg, e)
-        return QueryAnswer(msg.query_id, True, answer, checkpoint=self.follower.checkpoint)
+        self.send(sender, _answer(follower, msg))
 
     def _answer_waiting(self) -> None:
+        follower = self.follower
+        assert follower is not None  # queries wait only on a configured replica
         now, still = time.monotonic(), []
         for msg, reply_to, deadline in self.waiting:
-            if self.follower.checkpoint >= msg.after or self.follower.failure is not None:
-                self.send(reply_to, self._answer(msg))
+            if follower.checkpoint >= msg.after or follower.failure is not None:
+                self.send(reply_to, _answer(follower, msg))
             elif now >= deadline:
                 self.send(reply_to, _error(msg, AskTimeout(
-                    f"view {self.view} reached offset {self.follower.checkpoint}, not {msg.after}, within "
+                    f"view {self.view} reached offset {follower.checkpoint}, not {msg.after}, within "
                     f"{msg.timeout_s}s; the position may not exist yet, or the view is far behind",
                 )))
             else:
@@ -108,6 +109,14 @@ class ProjectionActor(ActorTypeDispatcher):
         if self.store is not None:
             self.store.close()
             self.store = None
+
+
+def _answer(follower: ViewFollower, msg: QueryRequest) -> QueryAnswer:
+    try:
+        answer = follower.answer(msg.type, msg.data)
+    except EncoreError as e:
+        return _error(msg, e)
+    return QueryAnswer(msg.query_id, True, answer, checkpoint=follower.checkpoint)
 
 
 def _error(msg: QueryRequest, error: EncoreError) -> QueryAnswer:

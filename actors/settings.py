@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,10 @@ class Settings:
         return cls(**plain)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ENCORE_<NAME> variables (e.g. ENCORE_SHARDS=4), then `overrides`."""
-        environ = os.environ if environ is None else environ
+        if environ is None:
+            environ = os.environ
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = environ.get(f"ENCORE_{f.name.upper()}")

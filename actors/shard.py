@@ -13,10 +13,10 @@ from datetime import timedelta
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
-from storage import open_store
-from .errors import EncoreError, ValidationFailed
+from storage import EventStore, open_store
 
 from .app import resolve_app
+from .errors import EncoreError, ValidationFailed
 from .hosting import AggregateHost
 from .messages import BatchResults, CommandBatch, Configure, Flush, Flushed, Ready, StatusReport, StatusRequest
 from .procinfo import memory_mb
@@ -30,7 +30,7 @@ class Shard(ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.host: AggregateHost | None = None
-        self.store = None
+        self.store: EventStore | None = None
         self.index = -1
 
     def receiveMsg_Configure(self, msg: Configure, sender) -> None:

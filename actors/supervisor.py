@@ -17,9 +17,8 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, WakeupMessage
 
-from .errors import EncoreError
-
 from .app import resolve_app
+from .errors import EncoreError
 from .messages import (
     Configure,
     Flush,
@@ -219,7 +218,7 @@ class Supervisor(ActorTypeDispatcher):
 
     def _status(self, reports: list[dict]) -> dict:
         by_key = {slot_key(r["role"], r.get("view", ""), r["index"]): r for r in reports}
-        actors = [{"role": "supervisor", "name": "supervisor", "pid": os.getpid(), "restarts": 0}]
+        actors: list[dict[str, Any]] = [{"role": "supervisor", "name": "supervisor", "pid": os.getpid(), "restarts": 0}]
         for slot in self.slots.values():
             entry = {"pid": None, **by_key.get(slot.key, {}), "role": slot.role, "name": slot.name,
                      "restarts": slot.restarts, "running": slot.address is not None,

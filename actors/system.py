@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import NoSystemRunning, SystemAlreadyRunning, SystemError_
-
 from . import loopback, poller
+from .errors import NoSystemRunning, SystemAlreadyRunning, SystemError_
 from .messages import GetTopology, Shutdown, StartSystem, Stopped, SystemReady, Topology
 from .settings import Settings
 

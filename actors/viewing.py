@@ -16,11 +16,11 @@ from typing import Any
 
 import msgpack
 
-from storage import EventStore, ViewSnapshot
-from .errors import EncoreError, QueryFailed, StorageError
+from storage import EventStore, StoredEvent, ViewSnapshot
 
 from .app import App
 from .domain import Projection
+from .errors import EncoreError, QueryFailed, StorageError
 from .settings import Settings
 
 # Events read per store transaction. Small on purpose: a page's decoded events stay alive until
@@ -92,10 +92,10 @@ class ViewFollower:
             consumed += len(page)
         return consumed
 
-    def _apply_page(self, page: list) -> None:
+    def _apply_page(self, page: list[StoredEvent]) -> None:
         """Apply a page of consecutive log entries; on a failing event, stop just before it."""
         handlers, decode, applied = self.handlers, self.app.decode, 0
-        stored = None
+        stored = page[0]
         try:
             for stored in page:
                 handler = handlers.get(stored.type)
@@ -106,8 +106,7 @@ class ViewFollower:
             self.failure = f"event {stored.offset} ({stored.type}) failed in {self.name}: {e!r}"
             self.checkpoint = stored.offset - 1  # offsets are gapless: the entries before it are applied
         else:
-            if stored is not None:
-                self.checkpoint = stored.offset
+            self.checkpoint = stored.offset
         self.stats.applied += applied
 
     def save_if_due(self, *, force: bool = False) -> bool:

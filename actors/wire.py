@@ -82,6 +82,26 @@ def error_from_plain(plain: dict[str, Any], *, query: bool = False) -> EncoreErr
     return CommandFailed(message, command_id)
 
 
+# ---------------------------------------------------------------- values that ride with requests
+
+MAX_TIMEOUT_S = 3600.0
+
+
+def check_position(after: Any) -> int:
+    """A read-your-writes position as it arrives: an integer >= 0, or ValidationFailed."""
+    if type(after) is not int or after < 0:
+        raise ValidationFailed(f"after={after!r} is not a log position: give an integer >= 0 (0 for any)")
+    return after
+
+
+def check_timeout(seconds: Any) -> float:
+    """A timeout as it arrives: a number of seconds in (0, MAX_TIMEOUT_S], or ValidationFailed."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= MAX_TIMEOUT_S:
+        raise ValidationFailed(
+            f"timeout={seconds!r} is not usable: give a number of seconds above 0, at most {MAX_TIMEOUT_S:.0f}")
+    return float(seconds)
+
+
 # ---------------------------------------------------------------- plain results of commands
 
 

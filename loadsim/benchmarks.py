@@ -25,13 +25,13 @@ from pathlib import Path
 
 from actors.client import Encore
 from actors.domain import plain_fields
+from actors.errors import AskTimeout, EncoreError
 from actors.hosting import AggregateHost
 from actors.messages import Flush, Flushed
 from actors.settings import Settings
 from actors.viewing import ViewFollower
 from examples import bank
 from storage import AppendEntry, NewEvent, Snapshot, open_store
-from actors.errors import AskTimeout, EncoreError
 
 from .bank import BankWorkload
 from .systems import launched

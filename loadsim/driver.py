@@ -67,19 +67,19 @@ class Driver:
         size, rate = batch or self.options.batch, self.options.rate
         started = time.monotonic()
         for start in range(0, len(steps), size):
-            batch, batch_ids = steps[start:start + size], ids[start:start + size]
+            chunk, chunk_ids = steps[start:start + size], ids[start:start + size]
             due = started + start / rate if rate else time.monotonic()
             if rate and (wait := due - time.monotonic()) > 0:
                 time.sleep(wait)   # open loop: the schedule, not the system, sets the pace
-            results = self._send(batch, batch_ids, report)
+            results = self._send(chunk, chunk_ids, report)
             done = time.monotonic()
-            report.latencies_ms.extend([(done - due) * 1000] * len(batch))
+            report.latencies_ms.extend([(done - due) * 1000] * len(chunk))
             report.outcomes.extend(_outcome(r) for r in results)
-            report.finished_at.append((done, len(batch)))
+            report.finished_at.append((done, len(chunk)))
             if count and self.progress is not None:
-                self.progress.value += len(batch)
+                self.progress.value += len(chunk)
             if self.options.reads:
-                self._queries(batch, results, report)
+                self._queries(chunk, results, report)
 
     def _send(self, batch: list[Step], ids: list[str], report: ClientReport) -> list[CommandResult]:
         """ask_many, retried with the same command ids while it times out (they apply once)."""

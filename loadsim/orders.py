@@ -30,7 +30,8 @@ class OrdersWorkload(Workload):
         return f"{self.prefix}order-{i}"
 
     def plan(self) -> Plan:
-        rng, model, main, revenue = random.Random(self.seed), {}, [], 0
+        rng, main, revenue = random.Random(self.seed), [], 0
+        model: dict[str, Any] = {}
         for _ in range(self.commands):
             key = self.order(rng.randrange(self.entities))
             order = model.setdefault(key, {"order_id": key, "status": "none", "total_cents": 0})

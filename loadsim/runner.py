@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from actors.client import Encore
+from actors.errors import ConfigError, EncoreError
 from actors.settings import Settings
 from storage import open_store
-from actors.errors import ConfigError, EncoreError
 
 from . import report
 from .bank import BankWorkload
@@ -112,7 +112,10 @@ def partition(steps: list[Step], clients: int) -> list[list[int]]:
     return shares
 
 
-def client_process(index: int, data_dir: str, workload: Workload, setup: tuple, main: tuple,
+PlannedSteps = tuple[list[Step], list[str]]   # steps and their command ids
+
+
+def client_process(index: int, data_dir: str, workload: Workload, setup: PlannedSteps, main: PlannedSteps,
                    options: DriveOptions, progress: Any, ready: Any, go: Any, done: Any) -> None:
     """A client process: attach, run the set-up, wait for the start, run the timed part, report."""
     try:

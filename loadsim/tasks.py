@@ -22,7 +22,8 @@ class TasksWorkload(Workload):
         return f"{self.prefix}task-{i}"
 
     def plan(self) -> Plan:
-        rng, model, main = random.Random(self.seed), {}, []
+        rng, main = random.Random(self.seed), []
+        model: dict[str, Any] = {}
         for _ in range(self.commands):
             # now and then a task id beyond the ones that exist: the domain says task_not_found
             i = rng.randrange(self.entities + self.entities // 20)
@@ -32,8 +33,8 @@ class TasksWorkload(Workload):
                 command = tasks.AddTask(task_id=key, description=f"do {i} ({rng.randrange(10**6)})")
                 step = self._add(model, key, command)
             elif roll < 0.45:
-                command = tasks.UpdateDescription(task_id=key, description=f"redo {i} ({rng.randrange(10**6)})")
-                step = self._change(model, key, command, "description", command.description, None)
+                update = tasks.UpdateDescription(task_id=key, description=f"redo {i} ({rng.randrange(10**6)})")
+                step = self._change(model, key, update, "description", update.description, None)
             elif roll < 0.8:
                 step = self._change(model, key, tasks.CompleteTask(task_id=key), "completed", True,
                                     "task_already_completed")

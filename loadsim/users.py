@@ -25,7 +25,8 @@ class UsersWorkload(Workload):
         return f"{self.prefix}user-{i}"
 
     def plan(self) -> Plan:
-        rng, model, main = random.Random(self.seed), {}, []
+        rng, main = random.Random(self.seed), []
+        model: dict[str, Any] = {}
         for n in range(self.commands):
             i = rng.randrange(self.entities)
             key, roll = self.user(i), rng.random()
@@ -41,11 +42,12 @@ class UsersWorkload(Workload):
     @staticmethod
     def _invalid(rng: random.Random, key: str, user: dict | None) -> Step:
         bad = rng.choice([{"name": "   "}, {"email": "not-an-email"}, {"name": ""}, {"email": "a@b"}])
-        kind = rng.choice([users.CreateUser, users.UpdateUser])
+        kinds: list[Any] = [users.CreateUser, users.UpdateUser]
+        kind = rng.choice(kinds)
         fields = {"user_id": key, "name": "Someone", "email": "someone@example.org"} | bad
         if kind is users.UpdateUser:
             fields = {"user_id": key, **bad}
-        return Step(kind.model_construct(**fields), key, "invalid", observe=dict(user) if user else None)
+        return Step(kind.model_construct(None, **fields), key, "invalid", observe=dict(user) if user else None)
 
     @staticmethod
     def _create(model: dict, key: str, name: str, email: str) -> Step:

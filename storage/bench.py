@@ -109,9 +109,9 @@ def bench_stream_read(root: Path, size: BenchSize) -> float:
         timings = []
         for _ in range(size.repeats * 2):
             started = time.perf_counter()
-            events = store.read_stream("bank:big")
+            read = store.read_stream("bank:big")
             timings.append(time.perf_counter() - started)
-            assert len(events) == STREAM_EVENTS
+            assert len(read) == STREAM_EVENTS
     return statistics.median(timings) * 1000
 
 

@@ -21,6 +21,7 @@ _new_tuple = tuple.__new__
 _as_stored_event = functools.partial(_new_tuple, StoredEvent)
 _unpackb = msgpack.unpackb
 _packers = threading.local()
+Raw = bytes | memoryview  # what LMDB hands back (bytes with buffers=False, as Encore opens it)
 
 
 def packb(value: Any) -> bytes:
@@ -48,7 +49,7 @@ def _not_plain(what: str, error: Exception) -> InvalidRecord:
     )
 
 
-def _unpack(raw: bytes, what: str) -> Any:
+def _unpack(raw: Raw, what: str) -> Any:
     """Decode a non-event record (snapshot, view, outcome, meta). Arrays become lists, so
     restored state is mutable; only the event hot path decodes arrays as tuples."""
     try:
@@ -116,7 +117,7 @@ def pack_outcome(outcome: CommandOutcome) -> bytes:
         raise _not_plain(f"result of command {outcome.command_id!r}", e) from e
 
 
-def unpack_outcome(command_id: str, raw: bytes) -> CommandOutcome:
+def unpack_outcome(command_id: str, raw: Raw) -> CommandOutcome:
     stream, version, position, count, rejection, *digest = _unpack(raw, "command result")
     return CommandOutcome(
         command_id, stream, version, position, count,
@@ -131,7 +132,7 @@ def pack_snapshot(snapshot: Snapshot) -> bytes:
     )
 
 
-def unpack_snapshot(stream: str, raw: bytes) -> Snapshot:
+def unpack_snapshot(stream: str, raw: Raw) -> Snapshot:
     version, schema_version, state = _unpack(raw, "snapshot")
     return Snapshot(stream, version, state, schema_version)
 
@@ -143,7 +144,7 @@ def pack_view(view: ViewSnapshot) -> bytes:
     )
 
 
-def unpack_view(name: str, raw: bytes) -> ViewSnapshot:
+def unpack_view(name: str, raw: Raw) -> ViewSnapshot:
     checkpoint, schema_version, state, meta = _unpack(raw, "view snapshot")
     return ViewSnapshot(name, checkpoint, state, schema_version, dict(meta))
 
@@ -152,7 +153,7 @@ def pack_meta(value: Any) -> bytes:
     return _pack(value, "metadata")
 
 
-def unpack_meta(raw: bytes) -> Any:
+def unpack_meta(raw: Raw) -> Any:
     return _unpack(raw, "metadata")
 
 

@@ -139,7 +139,7 @@ class _TxnReader:
         if cursor is None:
             cursor = self._index = self.txn.cursor(db=self.store._dbs["stream_index"])
         found = cursor.prev() if cursor.set_range(prefix + b"\xff" * 8) else cursor.last()
-        key = cursor.key() if found else b""
+        key = bytes(cursor.key()) if found else b""
         if len(key) == len(prefix) + 8 and key.startswith(prefix):
             return _U64.unpack(key[-8:])[0]
         return 0
@@ -147,7 +147,7 @@ class _TxnReader:
     def command_outcomes(self, command_ids: Sequence[str]) -> dict[str, CommandOutcome]:
         """The recorded outcomes of those ids that have one, looked up in one call."""
         found = self.txn.cursor(db=self._commands).getmulti([cid.encode() for cid in command_ids])
-        return {cid: codec.unpack_outcome(cid, raw) for cid, raw in ((key.decode(), raw) for key, raw in found)}
+        return {cid: codec.unpack_outcome(cid, raw) for cid, raw in ((bytes(key).decode(), raw) for key, raw in found)}
 
 
 class LmdbStore:
@@ -297,8 +297,8 @@ class LmdbStore:
         replays: `StoredEvent._make(record)` names one)."""
         return codec.unpack_records(self._stream_raws(stream, after_version, None))
 
-    def _stream_raws(self, stream: str, after_version: int, limit: int | None) -> list[bytes]:
-        def read(txn: lmdb.Transaction) -> list[bytes]:
+    def _stream_raws(self, stream: str, after_version: int, limit: int | None) -> list[codec.Raw]:
+        def read(txn: lmdb.Transaction) -> list[codec.Raw]:
             self._read_tail(txn)
             in_tail = self._tail.offsets(stream, after_version)
             indexed = self._stream_offsets(txn, stream, after_version)  # disjoint from the tail
@@ -310,7 +310,7 @@ class LmdbStore:
         with self._tail_lock:
             return self._read(read)
 
-    def _stream_offsets(self, txn: lmdb.Transaction, stream: str, after: int) -> Iterator[bytes]:
+    def _stream_offsets(self, txn: lmdb.Transaction, stream: str, after: int) -> Iterator[codec.Raw]:
         """Offsets of the stream's indexed events (those up to `indexed`, which the tail read in
         this transaction does not hold) with versions after `after`, in version order."""
         prefix = _index_prefix(stream)

@@ -93,7 +93,7 @@ class MemoryStore:
         return [codec.unpack_event(self._log[offset - 1]) for offset in chosen]
 
     def stream_records(self, stream: str, *, after_version: int = 0) -> list[tuple]:
-        return self.read_stream(stream, after_version=after_version)  # StoredEvents are such tuples
+        return list(self.read_stream(stream, after_version=after_version))  # StoredEvents are such tuples
 
     def load_snapshot(self, stream: str) -> Snapshot | None:
         raw = self._snapshots.get(stream)

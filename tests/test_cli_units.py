@@ -33,3 +33,55 @@ def test_a_result_from_plain_is_the_dataclass_built_normally():
     assert list(vars(result)) == [f.name for f in dataclasses.fields(CommandResult)]  # every field, in order
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.status = "rejected"
+
+
+def test_fields_parse_by_the_models_own_types():
+    from examples.tasks import AddTask
+
+    assert parse_fields(["task_id=1", "description=x"], AddTask) == {"task_id": "1", "description": "x"}
+    assert parse_fields(["task_id=null", "description=[1]"], AddTask) == {"task_id": "null", "description": "[1]"}
+
+
+def test_nested_fields_come_as_a_json_object_and_pairs_override_them():
+    assert parse_fields(["b=2"], fields_json='{"a": {"x": [1]}, "b": 1}') == {"a": {"x": [1]}, "b": 2}
+    for bad in ('[1]', '{"a": ', "[" * 3000 + "]" * 3000):
+        with pytest.raises(ValidationFailed, match="--fields"):
+            parse_fields([], fields_json=bad)
+
+
+def test_a_value_nested_too_deeply_is_a_validation_error_not_a_crash():
+    with pytest.raises(ValidationFailed, match="nests too deeply"):
+        parse_fields(["amount=" + "[" * 3000 + "]" * 3000])
+
+
+@pytest.mark.parametrize("args", [["send", "Deposit", "--timeout", "1e9"], ["send", "Deposit", "--timeout", "nan"],
+                                  ["query", "GetBalance", "--after", "-1"], ["query", "GetBalance", "--after", "x"]])
+def test_out_of_range_options_are_refused_by_the_parser(args, capsys):
+    from actors.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2 and "Traceback" not in capsys.readouterr().err
+
+
+def test_an_unexpected_error_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path):
+    from actors import cli
+
+    def broken(args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "cmd_status", broken)
+    assert cli.main(["status", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RuntimeError: boom" in err
+
+
+def test_the_console_scripts_are_installed_beside_the_interpreter():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    scripts = Path(sys.executable).parent
+    for name, words in (("encore", "Run and use an Encore system"), ("loadsim", "usage")):
+        done = subprocess.run([str(scripts / name), "--help"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and words in done.stdout, (name, done.stderr)

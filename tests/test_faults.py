@@ -14,12 +14,12 @@ import time
 import pytest
 
 from actors.client import Encore
+from actors.errors import ConfigError, StorageFull, StoreUnavailable
 from actors.settings import Settings
 from actors.viewing import ViewFollower, state_digest
 from examples.bank import Deposit, app
 from loadsim.chaos import parse_spec
 from storage import AppendEntry, NewEvent, open_store
-from actors.errors import ConfigError, StorageFull, StoreUnavailable
 from storage.lmdb_store import _translate
 from tests.system_helpers import ROOT, RunningSystem, child, encore_json, free_port, kill_and_wait, system_pids
 

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from actors.errors import StorageFull
 from actors.hosting import AggregateHost
 from actors.settings import Settings
 from examples.bank import app
 from storage import MemoryStore
-from actors.errors import StorageFull
 
 
 class FailingStore(MemoryStore):
@@ -124,7 +124,8 @@ def test_a_stream_that_no_longer_replays_fails_its_commands_and_the_batch_goes_o
     host.handle_batch([("OpenAccount", {"account_id": "a", "owner": "o"}, "c1"),
                        ("OpenAccount", {"account_id": "z", "owner": "o"}, "c2")])
     # data the Deposited class, as it is now, does not accept (a class changed without a new schema)
-    store.append([AppendEntry("c3", "account:a", 1, (NewEvent("Deposited", {"account_id": "a", "amount": "lots"}, 1),))])
+    lots = NewEvent("Deposited", {"account_id": "a", "amount": "lots"}, 1)
+    store.append([AppendEntry("c3", "account:a", 1, (lots,))])
 
     fresh = AggregateHost(app, store, Settings(data_dir=Path("unused")))
     results = fresh.handle_batch([("Deposit", {"account_id": "a", "amount": 5}, "c4"),
@@ -146,7 +147,8 @@ def test_a_stream_that_no_longer_replays_fails_its_commands_and_the_batch_goes_o
     assert result["status"] == "failed" and "replaying it raised KeyError('a bug in apply')" in result["message"]
     with pytest.raises(KeyError, match="a bug in apply"):
         buggy.activate("account:z", BuggyAccount)
-    assert gc.isenabled() and "account:z" not in buggy.live and store.head_offset() == 4  # b's opening is the only write since
+    # b's opening is the only write since
+    assert gc.isenabled() and "account:z" not in buggy.live and store.head_offset() == 4
 
 
 def test_the_collector_is_paused_inside_and_restored_after_even_on_error():

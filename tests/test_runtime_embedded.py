@@ -3,6 +3,7 @@
 import pytest
 
 from actors.client import Encore
+from actors.errors import AskTimeout, CommandRejected, DomainError, Unavailable, ValidationFailed
 from examples.bank import (
     Deposit,
     GetAuditTrail,
@@ -13,7 +14,6 @@ from examples.bank import (
     app,
 )
 from storage import open_store
-from actors.errors import AskTimeout, CommandRejected, DomainError, Unavailable, ValidationFailed
 
 
 @pytest.fixture

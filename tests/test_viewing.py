@@ -3,11 +3,11 @@
 import pytest
 
 from actors import App, Projection, applies
+from actors.errors import QueryFailed
 from actors.settings import Settings
 from actors.viewing import ViewFollower
 from examples import bank
 from storage import AppendEntry, MemoryStore, NewEvent
-from actors.errors import QueryFailed
 
 
 class FragileBalances(Projection):
