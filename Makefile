@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test bench lint clean
+.PHONY: run demo test test-fast bench lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m examples.session
 
+# the whole suite: what CI runs
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# without the multi-process, crash and chaos tests (marked slow)
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(PY) bin/bench-storage --json bench-storage.json

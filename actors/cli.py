@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--id", dest="command_id", default=None, help="command id (retries reuse it)")
         p.set_defaults(handler=handler)
+    restart = sub.add_parser("restart", parents=[data], help="restart a down actor now (name as status shows it)")
+    restart.add_argument("name", help="e.g. shard-0 or balances-0")
+    restart.set_defaults(handler=cmd_restart)
     events = sub.add_parser("events", parents=[data], help="print the log or one stream")
     events.add_argument("--stream", help="TYPE:ID, e.g. account:a1")
     events.add_argument("--after", type=int, default=0)
@@ -201,6 +204,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         elif a["role"] == "projection":
             extra = f"checkpoint {a.get('checkpoint')} lag {a.get('lag')}"
         print(f"  {a['role']:11} {a['name']:20} pid {a.get('pid')!s:8} restarts {a.get('restarts', 0)}  {extra}")
+    return 0
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        message = client.restart(args.name)
+    _print(args, {"restarted": args.name, "message": message}) if args.json else print(f"{args.name}: {message}")
     return 0
 
 

@@ -45,6 +45,8 @@ from .messages import (
     GetTopology,
     QueryAnswer,
     QueryRequest,
+    RestartActor,
+    RestartAnswer,
     Shutdown,
     StartSystem,
     StatusReport,
@@ -343,6 +345,17 @@ class Encore:
         if reply is None:
             raise AskTimeout(f"the supervisor did not report its status within {timeout}s")
         return reply.status
+
+    def restart(self, name: str, *, timeout: float = 10.0) -> str:
+        """Restart a down actor now (by its status name: shard-0, balances-0), without waiting
+        out its restart backoff. Returns what the supervisor did; ValidationFailed for an actor
+        that is running or does not exist."""
+        reply = self._ask_for(self._supervisor, RestartActor(name), RestartAnswer, lambda r: r.name == name, timeout)
+        if reply is None:
+            raise AskTimeout(f"the supervisor did not answer the restart of {name} within {timeout}s")
+        if not reply.restarted:
+            raise ValidationFailed(reply.message)
+        return reply.message
 
     def _ask_for(self, to: Any, message: Any, kind: type, matches: Any, timeout: float) -> Any:
         deadline = time.monotonic() + timeout

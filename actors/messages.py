@@ -7,7 +7,9 @@ actor addresses), and everything that arrives is validated before use.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+Role = Literal["shard", "projection"]
 
 # ---------------------------------------------------------------- set-up (supervisor -> children)
 
@@ -20,7 +22,7 @@ class StartSystem:
 
 @dataclass(frozen=True)
 class Configure:
-    role: str                # "shard" | "projection"
+    role: Role
     index: int
     app: Any
     settings: dict[str, Any]
@@ -29,7 +31,7 @@ class Configure:
 
 @dataclass(frozen=True)
 class Ready:
-    role: str
+    role: Role
     index: int
     view: str = ""
     error: str = ""          # set when the child could not start (bad data directory...)
@@ -121,13 +123,27 @@ class StatusReport:
 
 
 @dataclass(frozen=True)
+class RestartActor:
+    """An operator's request to restart a down actor now, by name (shard-0, balances-0)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class RestartAnswer:
+    name: str
+    restarted: bool
+    message: str
+
+
+@dataclass(frozen=True)
 class Flush:
     """Write what is held (view snapshots) before a shutdown."""
 
 
 @dataclass(frozen=True)
 class Flushed:
-    role: str
+    role: Role
     index: int
     view: str = ""
 

@@ -46,8 +46,10 @@ class ProjectionActor(ActorTypeDispatcher):
             self.follower = ViewFollower(resolve_app(msg.app), msg.view, self.store, settings, persist=msg.index == 0)
             self.follower.resume()
         except (EncoreError, OSError) as e:
-            log.error("projection %s/%d could not start: %s", msg.view, msg.index, e)
+            log.error("projection %s/%d could not start (it exits; the supervisor restarts it): %s",
+                      msg.view, msg.index, e)
             self.send(sender, Ready("projection", msg.index, msg.view, error=str(e)))
+            self.send(self.myAddress, ActorExitRequest())
             return
         self.wakeupAfter(timedelta(seconds=0))
         self.send(sender, Ready("projection", msg.index, msg.view))

@@ -40,8 +40,9 @@ class Shard(ActorTypeDispatcher):
             self.store = open_store(settings.store_dir)
             self.host = AggregateHost(resolve_app(msg.app), self.store, settings)
         except (EncoreError, OSError) as e:
-            log.error("shard %d could not start: %s", msg.index, e)
+            log.error("shard %d could not start (it exits; the supervisor restarts it): %s", msg.index, e)
             self.send(sender, Ready("shard", msg.index, error=str(e)))
+            self.send(self.myAddress, ActorExitRequest())
             return
         self.wakeupAfter(timedelta(seconds=min(60.0, settings.idle_passivation_s / 4)))
         self.send(sender, Ready("shard", msg.index))

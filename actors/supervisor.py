@@ -1,8 +1,11 @@
 """The supervisor: creates and owns every shard and projection actor, restarts them when they die.
 
 It holds no LMDB handle (an actor that creates children must not: they fork from it). Restarts
-back off (0.1 s doubling to 5 s); more than RESTART_LIMIT restarts of one actor inside
-RESTART_WINDOW_S seconds is a crash loop: it is logged loudly and that actor stays down.
+back off exponentially, as Akka's backoff supervisor does: 0.1 s doubling up to BACKOFF_CAP_S,
+counted over the restarts of the last RESTART_WINDOW_S seconds, and never given up: an actor that
+died more than CRASH_LOOP_RESTARTS times in that window is marked crash-looping in the status
+(with its last error) and keeps being restarted at the cap, so the system heals by itself once
+the fault clears. An operator can ask for a restart at once (`encore restart NAME`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from .messages import (
     Flushed,
     GetTopology,
     Ready,
+    RestartActor,
+    RestartAnswer,
+    Role,
     Shutdown,
     StartSystem,
     StatusReport,
@@ -38,8 +44,10 @@ from .settings import Settings
 from .shard import Shard
 
 log = logging.getLogger("encore.supervisor")
-RESTART_LIMIT = 5
+CRASH_LOOP_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
+BACKOFF_FIRST_S = 0.1
+BACKOFF_CAP_S = 30.0
 STATUS_TIMEOUT_S = 3.0
 FLUSH_TIMEOUT_S = 20.0
 
@@ -48,18 +56,25 @@ def slot_key(role: str, view: str, index: int) -> str:
     return f"{role}:{view}:{index}"
 
 
+def backoff_s(recent_restarts: int) -> float:
+    """The wait before a restart, after `recent_restarts` deaths in the window (1 for the first)."""
+    return min(BACKOFF_CAP_S, BACKOFF_FIRST_S * 2 ** max(0, recent_restarts - 1))
+
+
 @dataclass
 class Slot:
     """One child position in the tree; its actor may be replaced by restarts."""
 
-    role: str
+    role: Role
     index: int
     view: str = ""
     address: Any = None
     ready: bool = False
     restarts: int = 0
-    recent: list[float] = field(default_factory=list)
-    gave_up: bool = False
+    recent: list[float] = field(default_factory=list)   # monotonic times of recent deaths
+    last_error: str = ""                                # why it last failed to start or died
+    restart_at: float | None = None                     # wall time of the planned restart
+    last_report: dict[str, Any] = field(default_factory=dict)   # its last status report
 
     @property
     def key(self) -> str:
@@ -69,6 +84,28 @@ class Slot:
     def name(self) -> str:
         return f"shard-{self.index}" if self.role == "shard" else f"{self.view}-{self.index}"
 
+    @property
+    def crash_looping(self) -> bool:
+        return len(self.recent) > CRASH_LOOP_RESTARTS
+
+
+# ---------------------------------------------------------------- the supervisor's own wakeups
+
+
+@dataclass(frozen=True)
+class _RestartDue:
+    key: str
+
+
+@dataclass(frozen=True)
+class _StatusDue:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class _StopDeadline:
+    pass
+
 
 @dataclass
 class _Gathering:
@@ -76,8 +113,18 @@ class _Gathering:
 
     reply_to: Any
     caller_request_id: str
-    expected: int
-    reports: list[dict] = field(default_factory=list)
+    asked: set[str]                                     # slot keys asked
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)   # slot key -> report
+
+
+@dataclass
+class _Stopping:
+    """A shutdown under way: who asked, which children flushed and which exited."""
+
+    reply_to: Any
+    flushed: list[str] = field(default_factory=list)
+    exited: set[str] = field(default_factory=set)
+    started: float = field(default_factory=time.time)
 
 
 class Supervisor(ActorTypeDispatcher):
@@ -85,17 +132,19 @@ class Supervisor(ActorTypeDispatcher):
         super().__init__()
         self.slots: dict[str, Slot] = {}
         self.app: Any = None
-        self.settings: dict = {}
+        self.settings: dict[str, Any] = {}
         self.app_path: str | None = None
-        self.starter = None
+        self.starter: Any = None
         self.generation = 0
         self.started_at = time.time()
+        self.last_head = 0               # the highest log head any report gave: known while shards are down
         self.gatherings: dict[str, _Gathering] = {}
-        self.stopping: dict | None = None  # {"reply_to", "flushed", "exited"} during shutdown
+        self.stopping: _Stopping | None = None
+        self.start_failed = False        # a child could not start during the start: no restarts
 
     # ---------------------------------------------------------------- start
 
-    def receiveMsg_StartSystem(self, msg: StartSystem, sender) -> None:
+    def receiveMsg_StartSystem(self, msg: StartSystem, sender: Any) -> None:
         if self.slots:
             self.send(sender, SystemReady(self._topology()))
             return
@@ -119,22 +168,23 @@ class Supervisor(ActorTypeDispatcher):
         self.slots[slot.key] = slot
 
     def _spawn(self, slot: Slot) -> None:
-        slot.ready = False
+        slot.ready, slot.restart_at = False, None
         slot.address = self.createActor(Shard if slot.role == "shard" else ProjectionActor)
         self.send(slot.address, Configure(slot.role, slot.index, self.app, self.settings, slot.view))
 
-    def receiveMsg_Ready(self, msg: Ready, sender) -> None:
+    def receiveMsg_Ready(self, msg: Ready, sender: Any) -> None:
         slot = self.slots.get(slot_key(msg.role, msg.view, msg.index))
         if slot is None:
             return
-        if msg.error:
+        if msg.error:  # the child exits by itself; its exit is restarted with backoff
+            slot.last_error = f"could not start: {msg.error}"
             log.error("%s failed to start: %s", slot.key, msg.error)
             if self.starter is not None:
                 self.send(self.starter, SystemReady(None, error=f"{slot.key}: {msg.error}"))
-                self.starter = None
+                self.starter, self.start_failed = None, True
                 self._stop_children()
             return
-        slot.ready = True
+        slot.ready, slot.last_error = True, ""
         self.generation += 1
         if self.starter is not None and all(s.ready for s in self.slots.values()):
             self.send(self.starter, SystemReady(self._topology()))
@@ -143,7 +193,7 @@ class Supervisor(ActorTypeDispatcher):
     def _topology(self) -> Topology:
         views: dict[str, list] = {}
         for slot in self.slots.values():
-            if slot.role == "projection" and slot.address is not None and not slot.gave_up:
+            if slot.role == "projection" and slot.address is not None:
                 views.setdefault(slot.view, []).append(slot.address)
         shards = [self.slots[slot_key("shard", "", i)].address for i in range(self._count("shard"))]
         return Topology(shards, views, self.app_path, self.generation)
@@ -151,102 +201,137 @@ class Supervisor(ActorTypeDispatcher):
     def _count(self, role: str) -> int:
         return sum(1 for s in self.slots.values() if s.role == role)
 
-    def receiveMsg_GetTopology(self, msg: GetTopology, sender) -> None:
+    def receiveMsg_GetTopology(self, msg: GetTopology, sender: Any) -> None:
         self.send(sender, self._topology())
 
     # ---------------------------------------------------------------- restarts
 
-    def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender) -> None:
+    def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
         slot = next((s for s in self.slots.values() if s.address == msg.childAddress), None)
         if slot is None:
             return
         slot.address, slot.ready = None, False
         if self.stopping is not None:
-            self.stopping["exited"].add(slot.key)
+            self.stopping.exited.add(slot.key)
             self._maybe_stopped()
             return
+        if self.start_failed:
+            return  # the system is being taken down
         now = time.monotonic()
         slot.recent = [t for t in slot.recent if now - t < RESTART_WINDOW_S] + [now]
-        if len(slot.recent) > RESTART_LIMIT:
-            slot.gave_up = True
-            log.critical("%s died %d times in %.0fs: crash loop, not restarting it; see the logs above",
-                         slot.key, len(slot.recent), RESTART_WINDOW_S)
-            return
-        delay = min(5.0, 0.1 * 2 ** (len(slot.recent) - 1))
-        log.warning("%s exited; restarting it in %.1fs", slot.key, delay)
-        self.wakeupAfter(timedelta(seconds=delay), payload=("restart", slot.key))
+        slot.last_error = slot.last_error or "exited"
+        delay = backoff_s(len(slot.recent))
+        slot.restart_at = time.time() + delay
+        level = logging.CRITICAL if slot.crash_looping else logging.WARNING
+        log.log(level, "%s exited (%d times in %.0fs%s); restarting it in %.1fs",
+                slot.key, len(slot.recent), RESTART_WINDOW_S, ": crash loop" if slot.crash_looping else "", delay)
+        self.wakeupAfter(timedelta(seconds=delay), payload=_RestartDue(slot.key))
 
-    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender) -> None:
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
         payload = msg.payload
-        if isinstance(payload, tuple) and payload[0] == "restart":
-            slot = self.slots.get(payload[1])
-            if slot is not None and slot.address is None and self.stopping is None:
-                slot.restarts += 1
-                self._spawn(slot)
-        elif isinstance(payload, tuple) and payload[0] == "status":
-            self._finish_status(payload[1])
-        elif payload == "stop-deadline" and self.stopping is not None:
+        if isinstance(payload, _RestartDue):
+            self._restart(payload.key)
+        elif isinstance(payload, _StatusDue):
+            self._finish_status(payload.request_id)
+        elif isinstance(payload, _StopDeadline) and self.stopping is not None:
             self._stop_children()
+
+    def _restart(self, key: str) -> bool:
+        slot = self.slots.get(key)
+        if slot is None or slot.address is not None or self.stopping is not None:
+            return False
+        slot.restarts += 1
+        self._spawn(slot)
+        return True
+
+    def receiveMsg_RestartActor(self, msg: RestartActor, sender: Any) -> None:
+        """An operator's restart now, by actor name (shard-0, balances-0): a down actor is
+        started at once, without waiting out its backoff."""
+        slot = next((s for s in self.slots.values() if s.name == msg.name), None)
+        if slot is None:
+            known = ", ".join(s.name for s in self.slots.values())
+            self.send(sender, RestartAnswer(msg.name, False, f"no actor is named {msg.name!r}; known: {known}"))
+        elif slot.address is not None:
+            self.send(sender, RestartAnswer(msg.name, False, f"{msg.name} is running; nothing to restart"))
+        else:
+            restarted = self._restart(slot.key)
+            self.send(sender, RestartAnswer(msg.name, restarted,
+                                            "restarting now" if restarted else "the system is stopping"))
 
     # ---------------------------------------------------------------- status
 
-    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
+    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender: Any) -> None:
         request_id = uuid.uuid4().hex
         children = [s for s in self.slots.values() if s.address is not None]
-        self.gatherings[request_id] = _Gathering(sender, msg.request_id, len(children))
+        self.gatherings[request_id] = _Gathering(sender, msg.request_id, {s.key for s in children})
         for slot in children:
             self.send(slot.address, StatusRequest(request_id))
         if not children:
             self._finish_status(request_id)
         else:
-            self.wakeupAfter(timedelta(seconds=STATUS_TIMEOUT_S), payload=("status", request_id))
+            self.wakeupAfter(timedelta(seconds=STATUS_TIMEOUT_S), payload=_StatusDue(request_id))
 
-    def receiveMsg_StatusReport(self, msg: StatusReport, sender) -> None:
+    def receiveMsg_StatusReport(self, msg: StatusReport, sender: Any) -> None:
         gathering = self.gatherings.get(msg.request_id)
         if gathering is None:
             return
-        gathering.reports.append(msg.status)
-        if len(gathering.reports) >= gathering.expected:
+        report = msg.status
+        key = slot_key(report.get("role", ""), report.get("view", ""), report.get("index", -1))
+        gathering.reports[key] = report
+        if key in self.slots:
+            self.slots[key].last_report = report
+        if gathering.asked <= set(gathering.reports):
             self._finish_status(msg.request_id)
 
     def _finish_status(self, request_id: str) -> None:
         gathering = self.gatherings.pop(request_id, None)
         if gathering is None:
             return
-        report = StatusReport(gathering.caller_request_id, self._status(gathering.reports))
+        report = StatusReport(gathering.caller_request_id, self._status(gathering))
         self.send(gathering.reply_to, report)
 
-    def _status(self, reports: list[dict]) -> dict:
-        by_key = {slot_key(r["role"], r.get("view", ""), r["index"]): r for r in reports}
-        actors: list[dict[str, Any]] = [{"role": "supervisor", "name": "supervisor", "pid": os.getpid(), "restarts": 0}]
+    def _status(self, gathering: _Gathering) -> dict[str, Any]:
+        """What is known: fresh reports from the actors that answered; for the others, their last
+        report (marked not answered) and why they are down. The head is the highest one known."""
+        fresh = gathering.reports
+        heads = [r.get("head_offset", 0) for r in fresh.values()]
+        heads += [r.get("checkpoint", 0) for r in fresh.values() if r.get("role") == "projection"]
+        self.last_head = head = max([self.last_head, *heads])
+        actors: list[dict[str, Any]] = [{"role": "supervisor", "name": "supervisor", "pid": os.getpid(),
+                                         "restarts": 0, "running": True, "answered": True}]
         for slot in self.slots.values():
-            entry = {"pid": None, **by_key.get(slot.key, {}), "role": slot.role, "name": slot.name,
-                     "restarts": slot.restarts, "running": slot.address is not None,
-                     "crash_loop": slot.gave_up}
-            actors.append(entry)
-        head = max((r.get("head_offset", 0) for r in reports), default=0)
-        for entry in actors:
-            if entry["role"] == "projection" and "checkpoint" in entry:
-                entry["lag"] = max(0, head - entry["checkpoint"])
-        return {"actors": actors, "head_offset": head, "uptime_s": time.time() - self.started_at,
+            actors.append(self._entry(slot, fresh.get(slot.key), head))
+        unanswered = [a["name"] for a in actors if not a["answered"]]
+        return {"actors": actors, "head_offset": head, "head_is_last_known": bool(unanswered),
+                "unanswered": unanswered, "uptime_s": time.time() - self.started_at,
                 "app": self.app_path, "generation": self.generation}
+
+    def _entry(self, slot: Slot, fresh: dict[str, Any] | None, head: int) -> dict[str, Any]:
+        entry: dict[str, Any] = {"pid": None, **(fresh or slot.last_report)}
+        entry.update({"role": slot.role, "name": slot.name, "restarts": slot.restarts,
+                      "running": slot.address is not None, "answered": fresh is not None,
+                      "crash_loop": slot.crash_looping, "last_error": slot.last_error or None,
+                      "restart_at": slot.restart_at})
+        if slot.role == "projection" and "checkpoint" in entry:
+            entry["lag"] = max(0, head - entry["checkpoint"])
+        return entry
 
     # ---------------------------------------------------------------- shutdown
 
-    def receiveMsg_Shutdown(self, msg: Shutdown, sender) -> None:
-        self.stopping = {"reply_to": sender, "flushed": [], "exited": set(), "started": time.time()}
+    def receiveMsg_Shutdown(self, msg: Shutdown, sender: Any) -> None:
+        self.stopping = _Stopping(sender)
         running = [s for s in self.slots.values() if s.address is not None]
         for slot in running:
             self.send(slot.address, Flush())
         if not running:
             self._maybe_stopped()
-        self.wakeupAfter(timedelta(seconds=FLUSH_TIMEOUT_S), payload="stop-deadline")
+        self.wakeupAfter(timedelta(seconds=FLUSH_TIMEOUT_S), payload=_StopDeadline())
 
-    def receiveMsg_Flushed(self, msg: Flushed, sender) -> None:
+    def receiveMsg_Flushed(self, msg: Flushed, sender: Any) -> None:
         if self.stopping is None:
             return
-        self.stopping["flushed"].append(slot_key(msg.role, msg.view, msg.index))
-        if len(self.stopping["flushed"]) >= sum(1 for s in self.slots.values() if s.address is not None):
+        self.stopping.flushed.append(slot_key(msg.role, msg.view, msg.index))
+        if len(self.stopping.flushed) >= sum(1 for s in self.slots.values() if s.address is not None):
             self._stop_children()
 
     def _stop_children(self) -> None:
@@ -256,10 +341,13 @@ class Supervisor(ActorTypeDispatcher):
         self._maybe_stopped()
 
     def _maybe_stopped(self) -> None:
-        if self.stopping is None or self.stopping["reply_to"] is None:
+        if self.stopping is None or self.stopping.reply_to is None:
             return
         if any(s.address is not None for s in self.slots.values()):
             return
-        report = {"flushed": sorted(self.stopping["flushed"]), "stopped": sorted(self.stopping["exited"])}
-        self.send(self.stopping["reply_to"], Stopped(report))
-        self.stopping["reply_to"] = None
+        every = sorted(self.slots)
+        report = {"flushed": sorted(self.stopping.flushed), "stopped": sorted(self.stopping.exited),
+                  "not_flushed": sorted(set(every) - set(self.stopping.flushed)),
+                  "down_before_stop": sorted(set(every) - self.stopping.exited)}
+        self.send(self.stopping.reply_to, Stopped(report))
+        self.stopping.reply_to = None

@@ -25,9 +25,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def encore(*args, data, timeout=60, check=False):
+def encore(*args, data, timeout=60, check=False, env=None):
     done = subprocess.run([*ENCORE, *args, "--data", str(data)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+                          timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
     if check and done.returncode != 0:
         raise AssertionError(f"encore {args} failed ({done.returncode}): {done.stdout}{done.stderr}")
     return done
@@ -39,9 +39,9 @@ def encore_json(*args, data, timeout=60):
 
 
 class RunningSystem:
-    def __init__(self, data: Path, port: int):
+    def __init__(self, data: Path, port: int, env: dict[str, str] | None = None):
         self.data, self.port = data, port
-        done = encore("start", "--port", str(port), data=data, timeout=150, check=True)
+        done = encore("start", "--port", str(port), data=data, timeout=150, check=True, env=env)
         self.state = json.loads((data / "system.json").read_text())
         self.pid = self.state["pid"]
         self.start_output = done.stdout

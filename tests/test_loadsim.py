@@ -76,7 +76,8 @@ def test_an_embedded_run_verifies_and_reports_every_figure(tmp_path, workload):
     assert set(figures["latency_ms"]) == {"p50", "p90", "p99", "p999", "max"}
     assert figures["queries"] > 0 and 0 < figures["ryw_queries"] <= figures["queries"] and figures["ryw_stale"] == 0
     assert figures["ryw_checked"] >= figures["ryw_queries"]
-    assert figures["verify"]["views_equal_fold"] == sorted(BankWorkload.app.projections) if workload == "bank" else True
+    apps = {"bank": BankWorkload, "tasks": TasksWorkload, "users": UsersWorkload, "orders": OrdersWorkload}
+    assert figures["verify"]["views_equal_fold"] == sorted(apps[workload].app.projections)
     assert all(r["events"] == figures["verify"]["log"]["events"] for r in figures["rebuild"].values())
 
 

@@ -1,5 +1,6 @@
 """The launched system on multiprocTCPBase, driven as a user would: bin/encore and real clients."""
 
+import json
 import multiprocessing
 import os
 import signal
@@ -83,9 +84,10 @@ def test_two_client_processes_at_once_keep_every_guarantee(running):
         w.join(timeout=60)
     assert accepted == [550, 550]
     expected_total = sum(1 + i % 7 for i in range(500)) * 2
-    code, total = encore_json("query", "GetTotalBalance", data=running.data)
     code, status = encore_json("status", data=running.data)
+    assert code == 0 and status["head_offset"] >= 1100
     code, total = encore_json("query", "GetTotalBalance", "--after", str(status["head_offset"]), data=running.data)
+    assert code == 0, total
     with open_store(running.data / "store") as store:
         events = assert_log_gapless(store)
     folded = sum(e.data["amount"] for e in events if e.type == "Deposited") - \
@@ -150,3 +152,94 @@ def test_stop_saves_views_and_leaves_no_process(tmp_path):
     finally:
         system.kill_leftovers()
 
+
+
+def test_tell_sends_without_waiting_and_its_id_applies_once(running):
+    from actors.client import Encore
+    from examples.bank import Deposit, OpenAccount
+
+    with Encore.attach(running.data) as client:
+        client.ask(OpenAccount(account_id="told", owner="o"))
+        command_id = client.tell(Deposit(account_id="told", amount=9))
+        again = client.ask(Deposit(account_id="told", amount=9), command_id=command_id)  # queued behind the tell
+        assert again.duplicate and again.accepted
+        assert client.query(_balance("told"), after=again.position)["balance"] == 9
+
+
+def _balance(account_id):
+    from examples.bank import GetBalance
+
+    return GetBalance(account_id=account_id)
+
+
+def test_one_client_used_from_many_threads_at_once(running):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from actors.client import Encore
+    from examples.bank import Deposit, OpenAccount
+
+    with Encore.attach(running.data) as client:
+        client.ask_many([OpenAccount(account_id=f"thread-{t}", owner="o") for t in range(8)])
+
+        def deposit_50(t):
+            return [client.ask(Deposit(account_id=f"thread-{t}", amount=1)).position for _ in range(50)]
+
+        with ThreadPoolExecutor(8) as pool:
+            positions = [p for ps in pool.map(deposit_50, range(8)) for p in ps]
+        assert len(set(positions)) == 400
+        balances = [client.query(_balance(f"thread-{t}"), after=max(positions))["balance"] for t in range(8)]
+        assert balances == [50] * 8
+
+
+def test_status_gives_each_views_lag_behind_the_head(running):
+    code, sent = encore_json("send", "OpenAccount", "account_id=lagging", "owner=o", data=running.data)
+    assert code == 0
+    code, _ = encore_json("query", "GetTotalBalance", "--after", str(sent["position"]), data=running.data)
+    code, status = encore_json("status", data=running.data)
+    views = [a for a in status["actors"] if a["role"] == "projection"]
+    assert status["head_offset"] >= sent["position"] and views
+    for view in views:
+        assert view["lag"] == status["head_offset"] - view["checkpoint"] >= 0
+    balances = next(v for v in views if v["view"] == "balances")
+    assert balances["checkpoint"] >= sent["position"]
+
+
+def test_events_follow_prints_new_events_as_they_are_committed(running):
+    import subprocess
+
+    from .system_helpers import ENCORE, ROOT
+
+    code, status = encore_json("status", data=running.data)
+    follower = subprocess.Popen([*ENCORE, "events", "--follow", "--json", "--after", str(status["head_offset"]),
+                                 "--data", str(running.data)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        code, sent = encore_json("send", "OpenAccount", "account_id=followed", "owner=o", data=running.data)
+        assert code == 0
+        seen = []
+        while not any(e["stream"] == "account:followed" for e in seen):
+            line = follower.stdout.readline()   # blocks until the follower prints (or exits)
+            assert line, "events --follow exited"
+            seen.append(json.loads(line))
+        assert [e["offset"] for e in seen] == list(range(status["head_offset"] + 1, sent["position"] + 1))
+    finally:
+        follower.kill()
+        follower.wait()
+
+
+def test_projection_replicas_on_the_launched_system_share_the_queries(tmp_path):
+    system = RunningSystem(tmp_path / "data", free_port(), env={"ENCORE_REPLICAS": "2"})
+    try:
+        from actors.client import Encore
+        from examples.bank import OpenAccount
+
+        with Encore.attach(system.data) as client:
+            sent = {"position": client.ask(OpenAccount(account_id="r", owner="o")).position}
+            answers = [client.query(_balance("r"), after=sent["position"])["balance"] for _ in range(4)]
+        assert answers == [0] * 4
+        code, status = encore_json("status", data=system.data)
+        replicas = {a["name"]: a for a in status["actors"] if a.get("view") == "balances"}
+        assert set(replicas) == {"balances-0", "balances-1"}
+        assert len({r["pid"] for r in replicas.values()}) == 2
+        assert all(r["checkpoint"] >= sent["position"] and r["queries"] == 2 for r in replicas.values())
+    finally:
+        system.stop()
