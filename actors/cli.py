@@ -176,9 +176,33 @@ def _warn_remote(args: argparse.Namespace) -> None:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     state = system.request_stop(args.data.resolve())
-    print(f"stopped the Encore system of {args.data} (pid {state['pid']}, port {state['port']}): "
-          f"views saved, every actor exited")
-    return 0
+    report, problems = state["report"] or {}, stop_problems(state)
+    if args.json:
+        print(json.dumps({"stopped": not problems, "pid": state["pid"], "report": report, "problems": problems}))
+    else:
+        what = f"{len(report.get('flushed', []))} actors flushed, {len(report.get('stopped', []))} stopped"
+        print(f"stopped the Encore system of {args.data} (pid {state['pid']}, port {state['port']}): {what}")
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+    return 2 if problems else 0
+
+
+def stop_problems(state: dict) -> list[str]:
+    """What went wrong in a stop, as `encore stop` reports it (nothing when it went cleanly)."""
+    report, problems = state.get("report"), []
+    if report is None:
+        problems.append("the system wrote no stop report (a full disk?): views may not be saved; see its logs")
+    else:
+        if report.get("error"):
+            problems.append(f"the stop failed: {report['error']}")
+        if report.get("not_flushed"):
+            names = ", ".join(report["not_flushed"])
+            problems.append(f"not flushed (their views resume from an older snapshot): {names}")
+        if report.get("down_before_stop"):
+            problems.append(f"already down when the stop began: {', '.join(report['down_before_stop'])}")
+    if state.get("processes_left"):
+        problems.append("processes of the system still run (they hold system.lock); `encore status` lists them")
+    return problems
 
 
 # ---------------------------------------------------------------- using it

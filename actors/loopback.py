@@ -12,6 +12,7 @@ import ipaddress
 import os
 from typing import Any
 
+from . import frames
 from .errors import ConfigError
 
 LOOPBACK = "127.0.0.1"
@@ -40,6 +41,7 @@ def install(host: str | None = None, *, allow_remote: bool = False) -> str:
     os.environ["ENCORE_BIND_HOST"] = host
     os.environ["THESPIAN_BASE_IPADDR"] = host
     _patch_thespian(host)
+    frames.install()  # malformed frames close their connection, never the process
     return host
 
 

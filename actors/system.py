@@ -7,6 +7,7 @@ binds to loopback (see loopback.py). The system's output goes to `<data>/logs/`.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -23,6 +24,8 @@ from .messages import GetTopology, Shutdown, StartSystem, Stopped, SystemReady, 
 from .settings import Settings
 
 STATE_FILE = "system.json"
+LOCK_FILE = "system.lock"
+STOP_REPORT = "last-stop.json"   # flock'd by the running system's processes for their whole life
 SUPERVISOR_NAME = "encore-supervisor"
 DEFAULT_PORT = 19450
 log = logging.getLogger("encore.system")
@@ -117,18 +120,46 @@ def _actor_system(port: int, log_dir: Path | None = None):
 # ---------------------------------------------------------------- running a system
 
 
-def check_can_start(settings: Settings, port: int) -> None:
-    state = read_state(settings.data_dir)
+def lock_data_dir(data_dir: Path) -> int:
+    """Take the data directory's lock (an exclusive flock on `system.lock`) and return its file
+    descriptor: held open for the system's life, and inherited by the actor processes it forks, so
+    no second system starts on the directory while any process of this one lives. Raises
+    SystemAlreadyRunning, touching nothing, when another system holds it."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    fd = os.open(Path(data_dir) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise _already_running(data_dir) from None
+    return fd
+
+
+def _already_running(data_dir: Path) -> SystemAlreadyRunning:
+    state = read_state(data_dir)
     if state is not None and pid_alive(state["pid"]):
-        raise SystemAlreadyRunning(
-            f"an Encore system is already running for {settings.data_dir} (pid {state['pid']}, port "
-            f"{state['port']}); stop it with `bin/encore stop --data {settings.data_dir}`"
-        )
-    if state is not None:
-        log.warning("removing stale state file %s (pid %s is gone)", state_path(settings.data_dir), state["pid"])
-        state_path(settings.data_dir).unlink(missing_ok=True)
+        return SystemAlreadyRunning(
+            f"an Encore system is already running for {data_dir} (pid {state['pid']}, port {state['port']}); "
+            f"stop it with `encore stop --data {data_dir}`")
+    return SystemAlreadyRunning(
+        f"another Encore system holds {Path(data_dir) / LOCK_FILE}: it is starting, or processes of a "
+        f"system whose owner died still run (see `encore status --data {data_dir}` or the pids in its logs)")
+
+
+def check_can_start(settings: Settings, port: int) -> None:
+    """Refuse early, touching nothing, when the directory's lock is held or the port is taken.
+    (The lock itself is taken by the process that runs the system.)"""
+    os.close(lock_data_dir(settings.data_dir))
     if port_listening(port):
         raise SystemAlreadyRunning(f"port {port} is already in use on 127.0.0.1; choose another with --port")
+
+
+def _clear_stale_state(data_dir: Path) -> None:
+    """Remove a state file left by a system that died (only ever called holding the lock)."""
+    state = read_state(data_dir)
+    if state is not None:
+        log.warning("removing stale state file %s (pid %s is gone)", state_path(data_dir), state["pid"])
+        state_path(data_dir).unlink(missing_ok=True)
 
 
 def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = False,
@@ -136,13 +167,26 @@ def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = Fa
     """Run the system in this process until SIGTERM or SIGINT; then stop it gracefully.
     Returns the shutdown report."""
     host = loopback.install(host, allow_remote=allow_remote)
-    check_can_start(settings, port)
+    lock = lock_data_dir(settings.data_dir)   # before anything starts; the loser touches nothing
+    try:
+        _clear_stale_state(settings.data_dir)
+        if port_listening(port):
+            raise SystemAlreadyRunning(f"port {port} is already in use on 127.0.0.1; choose another with --port")
+        return _run_locked(app_path, settings, port=port, host=host, ready=ready)
+    finally:
+        os.close(lock)
+
+
+def _run_locked(app_path: str, settings: Settings, *, port: int, host: str,
+                ready: threading.Event | None) -> dict:
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["THESPLOG_FILE"] = str(log_dir / "thespian.log")  # Thespian's own log, with the system's
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     system = _actor_system(port, log_dir)
+    report: dict = {"error": "the system stopped before it started"}
     try:
         supervisor = _start(system, app_path, settings)
         _write_state(settings, port, host, app_path, log_dir)
@@ -150,9 +194,11 @@ def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = Fa
             ready.set()
         while not stop.wait(0.5):
             pass
-        return _stop(system, supervisor)
+        report = _stop(system, supervisor)
+        return report
     finally:
         system.shutdown()
+        _write_stop_report(log_dir, report)
         state_path(settings.data_dir).unlink(missing_ok=True)
 
 
@@ -170,6 +216,23 @@ def _start(system: Any, app_path: str, settings: Settings) -> Any:
 def _stop(system: Any, supervisor: Any) -> dict:
     reply = system.ask(supervisor, Shutdown(), 60)
     return reply.report if isinstance(reply, Stopped) else {"error": "no shutdown report within 60s"}
+
+
+def _write_stop_report(log_dir: Path, report: dict) -> None:
+    """What the last stop did, for `encore stop` to say (it runs in another process)."""
+    try:
+        (log_dir / STOP_REPORT).write_text(json.dumps({**report, "stopped_at": time.time()}))
+    except OSError as e:  # a full disk: the log says so; `encore stop` then reports no report
+        log.error("could not write the stop report %s: %s", log_dir / STOP_REPORT, e)
+
+
+def read_stop_report(data_dir: Path, since: float) -> dict | None:
+    """The report of a stop that ended after `since`, or None."""
+    try:
+        report = json.loads((Path(data_dir) / "logs" / STOP_REPORT).read_text())
+    except (OSError, ValueError):
+        return None
+    return report if report.get("stopped_at", 0) >= since else None
 
 
 def _write_state(settings: Settings, port: int, host: str, app_path: str, log_dir: Path) -> None:
@@ -201,10 +264,20 @@ def connect(data_dir: Path, *, timeout: float = 10.0) -> tuple[Any, Any, Topolog
 def request_stop(data_dir: Path, *, timeout: float = 90.0) -> dict:
     """Ask the owner process of the system on `data_dir` to stop; wait until it has exited."""
     state = running_state(data_dir)
+    asked = time.time()
     os.kill(state["pid"], signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while pid_alive(state["pid"]) and time.monotonic() < deadline:
         time.sleep(0.1)  # polling another process's exit: there is no reply to wait on
     if pid_alive(state["pid"]):
         raise SystemError_(f"the Encore system (pid {state['pid']}) did not stop within {timeout}s")
-    return state
+    return {**state, "report": read_stop_report(data_dir, asked), "processes_left": _lock_held(data_dir)}
+
+
+def _lock_held(data_dir: Path) -> bool:
+    """Whether some process (an actor that outlived its owner) still holds the directory's lock."""
+    try:
+        os.close(lock_data_dir(data_dir))
+    except SystemAlreadyRunning:
+        return True
+    return False

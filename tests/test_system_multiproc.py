@@ -243,3 +243,27 @@ def test_projection_replicas_on_the_launched_system_share_the_queries(tmp_path):
         assert all(r["checkpoint"] >= sent["position"] and r["queries"] == 2 for r in replicas.values())
     finally:
         system.stop()
+
+
+def test_two_starts_at_once_on_one_data_directory_leave_one_system(tmp_path):
+    import subprocess
+
+    from .system_helpers import ENCORE, ROOT
+
+    data = tmp_path / "data"
+    starts = [subprocess.Popen([*ENCORE, "start", "--data", str(data), "--port", str(free_port())],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+              for _ in range(2)]
+    try:
+        outcomes = sorted((p.wait(timeout=150), p.communicate()[1]) for p in starts)
+        (won, _), (lost, why) = outcomes
+        assert (won, lost) == (0, 2) and ("already running" in why or "holds" in why), outcomes
+        state = json.loads((data / "system.json").read_text())   # the winner's, untouched
+        assert sorted(system_pids(data)) and state["pid"] in system_pids(data)
+        code, status = encore_json("status", data=data)
+        assert code == 0 and status["app"]
+        stopped = encore("stop", data=data, timeout=120)
+        assert stopped.returncode == 0 and "actors flushed" in stopped.stdout, stopped.stderr
+        assert system_pids(data) == []
+    finally:
+        RunningSystem.kill_leftovers(type("Leftovers", (), {"data": data})())
