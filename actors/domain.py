@@ -33,9 +33,14 @@ from .errors import DomainError as DomainError  # re-exported: users raise it fr
 
 
 class Command(BaseModel):
-    """A request to change one aggregate instance. `encore_target` names its id field."""
+    """A request to change one aggregate instance. `encore_target` names its id field.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Validated strictly: a value of the wrong type is refused, never coerced (`true` is not an
+    amount of 1, `"25"` is not 25), since what a ledger is told must be what it records. A
+    model (or a field, with `Field(strict=False)`) that wants pydantic's coercion opts out:
+    `model_config = ConfigDict(extra="forbid", frozen=True, strict=False)`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     encore_target: ClassVar[str] = "id"
 
     def encore_aggregate_id(self) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from storage import AppendEntry, CommandOutcome, EventStore, Rejection, Snapshot, StoredEvent, codec
-from storage.batch import check_command_id
+from storage.batch import check_command_id, check_stream_id
 
 from .app import App
 from .collector import collector_paused
@@ -142,6 +142,12 @@ class AggregateHost:
         raised)."""
         index, command_id, command = item.slot, item.command_id, item.command
         stream, aggregate_type = self.app.route(command)
+        try:
+            check_stream_id(stream)  # the store's rule, per command: one bad id never fails its batch
+        except InvalidRecord as e:
+            batch.results[index] = invalid(f"command {type(command).__name__} addresses no valid stream: {e}",
+                                           command_id)
+            return
         try:
             live = self.activate(stream, aggregate_type)
         except EncoreError as e:

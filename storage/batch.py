@@ -159,8 +159,12 @@ def _check_entry(entry: AppendEntry) -> None:
             raise InvalidRecord(f"event {new.type!r} data must be a dict, not {type(new.data).__name__}")
 
 
-def _check_stream(stream: str) -> None:
+def check_stream_id(stream: str) -> None:
+    """Raises InvalidRecord unless the store accepts `stream` as a stream id."""
     _check_id(stream, "stream id", MAX_STREAM_ID_BYTES)
+
+
+_check_stream = check_stream_id
 
 
 def _check_id(value: str, what: str, max_bytes: int) -> None:

@@ -168,3 +168,26 @@ def test_the_collector_is_paused_inside_and_restored_after_even_on_error():
         assert not gc.isenabled()  # it was off before: it stays off
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("account_id", ["a\x00b", "😀" * 100])
+def test_a_command_whose_stream_the_store_refuses_is_invalid_and_its_batch_goes_on(account_id):
+    from examples.bank import app as bank_app
+
+    host = AggregateHost(bank_app, MemoryStore(), Settings(data_dir=Path("unused")))
+    results = host.handle_batch([("OpenAccount", {"account_id": "ok-1", "owner": "o"}, "c1"),
+                                 ("OpenAccount", {"account_id": account_id, "owner": "o"}, "c2"),
+                                 ("OpenAccount", {"account_id": "ok-2", "owner": "o"}, "c3")])
+    assert [r["status"] for r in results] == ["accepted", "invalid", "accepted"]
+    assert "stream id" in results[1]["message"] and host.store.head_offset() == 2
+
+
+@pytest.mark.parametrize("amount", [True, "25", 2.5])
+def test_commands_are_validated_strictly_a_bool_or_text_is_not_an_amount(amount):
+    from examples.bank import app as bank_app
+
+    host = AggregateHost(bank_app, MemoryStore(), Settings(data_dir=Path("unused")))
+    host.handle_batch([("OpenAccount", {"account_id": "a", "owner": "o"}, "c1")])
+    [result] = host.handle_batch([("Deposit", {"account_id": "a", "amount": amount}, "c2")])
+    assert result["status"] == "invalid" and "amount" in result["message"]
+    assert host.store.head_offset() == 1
