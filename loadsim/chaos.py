@@ -57,15 +57,19 @@ class Chaos:
             self._kill(client, kind, done)
 
     def _kill(self, client: Encore, kind: str, done: int) -> None:
-        actors = [a for a in client.status()["actors"]
-                  if a.get("role") in ROLES[kind] and a.get("running") and a.get("pid")]
+        actors = [a for a in client.status()["actors"]   # running now, by a pid it reported just now
+                  if a.get("role") in ROLES[kind] and a.get("running") and a.get("answered") and a.get("pid")]
         if kind == "kill-query":
             actors = [a for a in actors if a.get("queries", 0) > 0] or actors
         if not actors:
             self.kills.append({"kind": kind, "at_commands": done, "victim": None})
             return
         victim = self.rng.choice(actors)
-        os.kill(victim["pid"], signal.SIGKILL)
+        try:
+            os.kill(victim["pid"], signal.SIGKILL)
+        except ProcessLookupError:  # it died since it reported: nothing was killed
+            self.kills.append({"kind": kind, "at_commands": done, "victim": None})
+            return
         self.kills.append({"kind": kind, "at_commands": done, "victim": victim["name"], "pid": victim["pid"],
                            "time": time.time()})
 
