@@ -316,8 +316,10 @@ class Encore:
     def view_digest(self, view: str, *, after: int = 0, timeout: float = 30.0) -> dict:
         """{view, checkpoint, digest}: a SHA-256 of the view's whole state at its checkpoint, to
         compare with a fold of the log (`actors.viewing.state_digest`)."""
+        if view not in self.app.projections:
+            raise ValidationFailed(f"unknown view {view!r}; known: {', '.join(sorted(self.app.projections))}")
         if view not in self._topology.views:
-            raise ValidationFailed(f"unknown view {view!r}; known: {', '.join(sorted(self._topology.views))}")
+            self.refresh_topology()   # a replica restarted since: the supervisor knows its address
         return self._ask_view(view, DIGEST_QUERY, {}, after, timeout)
 
     def _ask_view(self, view: str, type_name: str, data: dict, after: int, timeout: float) -> Any:

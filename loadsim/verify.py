@@ -12,12 +12,14 @@ and the folded views against the workload's model.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from actors.client import Encore
+from actors.errors import Unavailable, ValidationFailed
 from actors.settings import Settings
 from actors.viewing import ViewFollower, state_digest
 from storage import open_store
@@ -26,6 +28,7 @@ from .workload import Plan, Step, Workload
 
 PAGE = 20_000
 SHOWN = 10   # differences shown per kind
+VIEW_UP_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -119,13 +122,30 @@ def _check_acknowledged(ids: list[str], outcomes: list[tuple], by_command: dict,
     return found
 
 
+def _digest_when_up(client: Encore, view: str, last: int) -> dict:
+    """The view's digest at `last`; a replica down after chaos is restarted at once (not after its
+    backoff) and asked again until it answers."""
+    deadline = time.monotonic() + VIEW_UP_TIMEOUT_S
+    while True:
+        try:
+            return client.view_digest(view, after=last, timeout=60.0)
+        except Unavailable:
+            if time.monotonic() > deadline:
+                raise
+            for actor in client.status()["actors"]:
+                if actor.get("view") == view and not actor["running"]:
+                    with contextlib.suppress(ValidationFailed):  # restarted meanwhile
+                        client.restart(actor["name"])
+            client.refresh_topology()
+
+
 def _check_views(client: Encore, store, workload: Workload, data_dir: Path, last: int,
                  result: Verification) -> dict:
     """Each view's digest against a timed fold of the log; returns the folds."""
     folds, found = {}, []
     settings = Settings(data_dir=data_dir)
     for name in workload.app.projections:
-        held = client.view_digest(name, after=last, timeout=60.0)
+        held = _digest_when_up(client, name, last)
         follower = ViewFollower(workload.app, name, store, settings, persist=False)
         began = time.perf_counter()
         consumed = follower.catch_up(until=held["checkpoint"])
