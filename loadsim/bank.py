@@ -1,4 +1,4 @@
-"""The bank workload: exactly the peer benchmark's (../shared/peers/README.md).
+"""The bank workload: exactly the peer benchmark's (peer/eventsourcing_bank.py).
 
 A accounts are opened, then C commands drawn with random.Random(seed), in the peer's order of
 draws: 70% Deposit(1..100), 30% Withdraw(1..100), the account chosen uniformly. A withdrawal

@@ -14,7 +14,7 @@ dirties few pages); the stream index catches up every `INDEX_EVERY` events (see 
 each process reads the unindexed tail of the log to answer for it. A stream's head version is
 its last version in the tail, or else the last key of its index range.
 
-Process rules (DESIGN.md): an environment is opened lazily in the process that uses it, once per
+Process rules: an environment is opened lazily in the process that uses it, once per
 process (a per-process registry keyed by path, shared by every user in that process) and never
 used across fork(): a child that inherited a handle gets `StoreInheritedAcrossFork`. Several
 processes may write one environment; LMDB's write lock serialises their transactions.
