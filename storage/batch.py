@@ -121,7 +121,7 @@ class _Planner:
         )
 
     def add_snapshot(self, snapshot: Snapshot) -> None:
-        _check_stream(snapshot.stream)
+        check_stream_id(snapshot.stream)
         head = self.version_of(snapshot.stream)
         if not 0 < snapshot.version <= head:
             raise InvalidRecord(
@@ -143,7 +143,7 @@ def check_command_id(command_id: str) -> None:
 
 
 def _check_entry(entry: AppendEntry) -> None:
-    _check_stream(entry.stream)
+    check_stream_id(entry.stream)
     check_command_id(entry.command_id)
     if not isinstance(entry.expected_version, int) or entry.expected_version < 0:
         raise InvalidRecord(
@@ -163,8 +163,6 @@ def check_stream_id(stream: str) -> None:
     """Raises InvalidRecord unless the store accepts `stream` as a stream id."""
     _check_id(stream, "stream id", MAX_STREAM_ID_BYTES)
 
-
-_check_stream = check_stream_id
 
 
 def _check_id(value: str, what: str, max_bytes: int) -> None:

@@ -52,12 +52,16 @@ class RunningSystem:
         self.kill_leftovers()
 
     def kill_leftovers(self):
-        """Kill, by pid, whatever process of this system is still alive (after a failed test)."""
-        for pid in system_pids(self.data):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_leftovers(self.data)
+
+
+def kill_leftovers(data: Path) -> None:
+    """Kill, by pid, whatever process of the system on `data` is still alive (after a failed test)."""
+    for pid in system_pids(data):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def listening_sockets(pids) -> list[tuple[str, int]]:

@@ -248,7 +248,7 @@ def test_projection_replicas_on_the_launched_system_share_the_queries(tmp_path):
 def test_two_starts_at_once_on_one_data_directory_leave_one_system(tmp_path):
     import subprocess
 
-    from .system_helpers import ENCORE, ROOT
+    from .system_helpers import ENCORE, ROOT, kill_leftovers
 
     data = tmp_path / "data"
     starts = [subprocess.Popen([*ENCORE, "start", "--data", str(data), "--port", str(free_port())],
@@ -266,4 +266,4 @@ def test_two_starts_at_once_on_one_data_directory_leave_one_system(tmp_path):
         assert stopped.returncode == 0 and "actors flushed" in stopped.stdout, stopped.stderr
         assert system_pids(data) == []
     finally:
-        RunningSystem.kill_leftovers(type("Leftovers", (), {"data": data})())
+        kill_leftovers(data)
