@@ -228,7 +228,22 @@ def cmd_status(args: argparse.Namespace) -> int:
         elif a["role"] == "projection":
             extra = f"checkpoint {a.get('checkpoint')} lag {a.get('lag')}"
         print(f"  {a['role']:11} {a['name']:20} pid {a.get('pid')!s:8} restarts {a.get('restarts', 0)}  {extra}")
+        for problem in _actor_problems(a):
+            print(f"      {problem}")
     return 0
+
+
+def _actor_problems(actor: dict[str, Any]) -> list[str]:
+    """What an operator must know about an actor that is not simply running and answering."""
+    problems = []
+    if not actor.get("running", True):
+        problems.append("DOWN, crash-looping" if actor.get("crash_loop") else "DOWN, being restarted")
+    elif not actor.get("answered", True):
+        problems.append("did not answer the status request (figures are its last report)")
+    for key in ("last_error", "storage_error", "save_error"):
+        if actor.get(key):
+            problems.append(f"{key.replace('_', ' ')}: {actor[key]}")
+    return problems
 
 
 def cmd_restart(args: argparse.Namespace) -> int:

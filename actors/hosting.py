@@ -11,6 +11,7 @@ no tentative state survives; it reactivates from the store on its next command.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from .domain import Aggregate, Command, DomainError
 from .errors import EncoreError, InvalidRecord, StorageError, ValidationFailed
 from .settings import Settings
 from .wire import accepted, failed, invalid, rejected
+
+log = logging.getLogger("encore.shard")
 
 
 @dataclass(slots=True)
@@ -42,6 +45,7 @@ class HostStats:
     activations: int = 0
     passivations: int = 0
     failed_batches: int = 0
+    storage_error: str = ""  # why the last commit failed; "" once a commit succeeds again
 
 
 # Where replay finds the fields of a record (a plain tuple in StoredEvent's field order).
@@ -181,6 +185,14 @@ class AggregateHost:
         batch.add(AppendEntry(command_id, stream, expected, new_events, None, item.digest),
                   _Pending(index, command_id, stream, item.digest, shown))
 
+    def _note_storage_error(self, error: str) -> None:
+        """Log the first failure of a run (and a changed error), not every batch of it: on a
+        full disk the log may not be writable either; status shows the error all the same."""
+        if error != self.stats.storage_error:
+            log.error("a commit failed; its commands are answered 'failed' and nothing was written: %s", error)
+        self.stats.failed_batches += 1
+        self.stats.storage_error = error
+
     def _commit(self, batch: _Batch) -> None:
         if not batch.entries:
             return
@@ -188,10 +200,13 @@ class AggregateHost:
             outcomes = self.store.append(batch.entries, snapshots=self._due_snapshots(batch.touched))
         except StorageError as e:
             self._forget(batch.touched)
-            self.stats.failed_batches += 1
+            self._note_storage_error(str(e))
             for item in batch.pending:
                 batch.results[item.slot] = failed(f"not written: {e}", item.command_id)
             return
+        if self.stats.storage_error:
+            log.warning("the store takes commits again (%d batches failed before)", self.stats.failed_batches)
+            self.stats.storage_error = ""
         for outcome, item in zip(outcomes, batch.pending, strict=True):
             if outcome.duplicate:  # recorded by someone else meanwhile: our tentative state is wrong
                 self._forget({item.stream})

@@ -71,6 +71,7 @@ class Shard(ActorTypeDispatcher):
             "activations": stats.activations if stats else 0,
             "passivations": stats.passivations if stats else 0,
             "failed_batches": stats.failed_batches if stats else 0,
+            "storage_error": (stats.storage_error or None) if stats else None,
             "head_offset": self.store.head_offset() if self.store else 0,
             **memory_mb(),
         }))

@@ -85,12 +85,14 @@ def error_from_plain(plain: dict[str, Any], *, query: bool = False) -> EncoreErr
 # ---------------------------------------------------------------- values that ride with requests
 
 MAX_TIMEOUT_S = 3600.0
+MAX_POSITION = 2**63 - 1  # log offsets are unsigned 64-bit; no log comes near this
 
 
 def check_position(after: Any) -> int:
     """A read-your-writes position as it arrives: an integer >= 0, or ValidationFailed."""
-    if type(after) is not int or after < 0:
-        raise ValidationFailed(f"after={after!r} is not a log position: give an integer >= 0 (0 for any)")
+    if type(after) is not int or not 0 <= after <= MAX_POSITION:
+        raise ValidationFailed(
+            f"after={after!r} is not a log position: give an integer from 0 (any) to {MAX_POSITION}")
     return after
 
 

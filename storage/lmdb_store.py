@@ -55,6 +55,10 @@ _DB_NAMES = ("log", "stream_index", "snapshots", "commands", "views", "meta")
 T = TypeVar("T")
 
 
+_NOT_WRITTEN = "nothing of the batch was written"
+_NOT_OPENED = "the store could not be created or opened"
+
+
 def _u64(value: int) -> bytes:
     return _U64.pack(value)
 
@@ -167,7 +171,11 @@ class LmdbStore:
         self._tail_lock = threading.RLock()  # one transaction at a time reads or extends the tail
         self._env = _open_env(path, map_size)
         self.stale_readers_cleared = self._env.reader_check()  # slots of processes that died
-        self._dbs = {name: self._env.open_db(name.encode()) for name in _DB_NAMES}
+        try:
+            self._dbs = {name: self._env.open_db(name.encode()) for name in _DB_NAMES}
+        except lmdb.Error as e:
+            self._env.close()
+            raise _translate(e, path, outcome=_NOT_OPENED) from e
         self._check_format()
 
     # ---------------------------------------------------------------- lifecycle
@@ -364,8 +372,9 @@ class LmdbStore:
                 raise _translate(e, self.path) from e
         raise StorageError(f"the store at {self.path} kept being resized during a read")
 
-    def _write(self, fn: Callable[[lmdb.Transaction], T]) -> T:
-        """Run `fn` in a write transaction and commit durably; grow the map when it is full."""
+    def _write(self, fn: Callable[[lmdb.Transaction], T], outcome: str = _NOT_WRITTEN) -> T:
+        """Run `fn` in a write transaction and commit durably; grow the map when it is full.
+        `outcome` tells, in an error, what did not happen."""
         self._check_process()
         while True:
             try:
@@ -375,10 +384,8 @@ class LmdbStore:
                 self._grow()
             except lmdb.MapResizedError:
                 self._env.set_mapsize(0)
-            except lmdb.Error as e:
-                raise _translate(e, self.path) from e
-            except OSError as e:
-                raise _translate(e, self.path) from e
+            except (lmdb.Error, OSError) as e:
+                raise _translate(e, self.path, outcome) from e
 
     def _grow(self) -> None:
         size = self._env.info()["map_size"]
@@ -410,7 +417,7 @@ class LmdbStore:
             txn.put(b"indexed", _u64(head), db=self._dbs["meta"])
             txn.put(b"format", codec.pack_meta(FORMAT_VERSION), db=self._dbs["meta"])
 
-        self._write(write)
+        self._write(write, outcome="the store was not upgraded")
 
     def _adopt_or_refuse(self) -> None:
         """A store without a format record is new (empty) or not Encore's."""
@@ -426,7 +433,7 @@ class LmdbStore:
             txn.put(b"format", codec.pack_meta(FORMAT_VERSION), db=self._dbs["meta"])
             txn.put(b"created", created, db=self._dbs["meta"])
 
-        self._write(write)
+        self._write(write, outcome=_NOT_OPENED)
 
 
 def _open_env(path: Path, map_size: int) -> lmdb.Environment:
@@ -437,10 +444,8 @@ def _open_env(path: Path, map_size: int) -> lmdb.Environment:
             str(path), map_size=map_size, max_dbs=len(_DB_NAMES) + 1, subdir=True,
             sync=True, metasync=True, lock=True, max_readers=512,
         )
-    except lmdb.Error as e:
-        raise _translate(e, path) from e
-    except OSError as e:
-        raise _translate(e, path) from e
+    except (lmdb.Error, OSError) as e:
+        raise _translate(e, path, outcome=_NOT_OPENED) from e
     return env
 
 
@@ -464,13 +469,13 @@ _FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # no space, file size 
 _FULL_TEXTS = ("No space left", "File too large", "quota exceeded")
 
 
-def _translate(error: Exception, path: Path) -> StorageError:
+def _translate(error: Exception, path: Path, outcome: str = _NOT_WRITTEN) -> StorageError:
     text = str(error)
     code = getattr(error, "errno", None)
     if isinstance(error, lmdb.DiskError) or code in _FULL_ERRNOS or any(t in text for t in _FULL_TEXTS):
         return StorageFull(
-            f"the disk holding {path} is full or refuses to grow the store ({text}); nothing of "
-            f"the batch was written; free space (or raise the file size limit) and retry"
+            f"the disk holding {path} is full or refuses to grow the store ({text}); {outcome}; "
+            f"free space (or raise the file size limit) and retry"
         )
     if isinstance(error, lmdb.ReadonlyError | PermissionError) or code in (errno.EACCES, errno.EROFS):
         return StoreUnavailable(

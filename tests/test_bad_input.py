@@ -16,6 +16,7 @@ from actors.cli import parse_fields
 from actors.client import Encore
 from actors.errors import ValidationFailed
 from actors.hosting import AggregateHost
+from actors.messages import QueryAnswer, QueryRequest
 from actors.settings import Settings
 from examples.bank import Deposit, OpenAccount, app
 from storage import MemoryStore, open_store
@@ -211,3 +212,29 @@ def test_malformed_frames_on_every_listening_port_close_only_their_connection(la
     ack_line(load)                             # the load's batches are still acknowledged
     code, status = encore_json("status", data=data)
     assert code == 0 and all(a["running"] and a["restarts"] == 0 for a in status["actors"]), status
+
+
+not_a_position = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(max_value=-1), st.integers(min_value=2**63),
+    st.text(max_size=5), st.lists(st.integers(), max_size=2), st.none(), st.booleans(),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(after=not_a_position)
+def test_a_query_whose_after_is_not_an_offset_is_refused_clearly(embedded, after):
+    with pytest.raises(ValidationFailed) as refused:
+        embedded.query_raw("GetBalance", {"account_id": "steady"}, after=after, timeout=2)
+    assert "after" in str(refused.value)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(after=not_a_position, timeout=st.one_of(st.just(1.0), not_a_position))
+def test_a_raw_query_request_with_a_bad_after_or_timeout_is_answered_with_an_error(embedded, after, timeout):
+    view = embedded.topology.views["balances"][0]
+    request = QueryRequest(uuid.uuid4().hex, "GetBalance", {"account_id": "steady"}, after, timeout)
+    with embedded._endpoint() as system:  # the raw wire, skipping the client's own checks
+        answer = system.ask(view, request, 10)
+    assert isinstance(answer, QueryAnswer) and not answer.ok and answer.error["status"] == "invalid", answer
+    assert "is not" in answer.error["message"]
+    assert embedded.query_raw("GetBalance", {"account_id": "steady"})["balance"] >= 0  # still answering

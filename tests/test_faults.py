@@ -21,7 +21,17 @@ from examples.bank import Deposit, app
 from loadsim.chaos import parse_spec
 from storage import AppendEntry, NewEvent, open_store
 from storage.lmdb_store import _translate
-from tests.system_helpers import ROOT, RunningSystem, child, encore_json, free_port, kill_and_wait, system_pids
+from tests.system_helpers import (
+    ENCORE,
+    ROOT,
+    RunningSystem,
+    child,
+    encore_json,
+    free_port,
+    kill_and_wait,
+    kill_leftovers,
+    system_pids,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -188,6 +198,9 @@ def test_a_store_that_cannot_grow_fails_commands_clearly_and_serves_again_when_i
             if failed:
                 break
         assert failed, "the store never had to grow"
+        code, status = encore_json("status", data=data)
+        shard_errors = [a["storage_error"] for a in status["actors"] if a["role"] == "shard" and a["storage_error"]]
+        assert shard_errors and "full or refuses to grow" in shard_errors[0], status  # status says why
         assert all("not written" in r[4] and "full or refuses to grow" in r[4] for r in failed), failed[0]
         assert all(r[2] is None for r in failed)  # no position: nothing acknowledged
         tag = failed[0][0].rsplit("-", 1)[0]
@@ -196,6 +209,7 @@ def test_a_store_that_cannot_grow_fails_commands_clearly_and_serves_again_when_i
         assert {(r[1], r[5]) for r in again} == {("accepted", False)}  # the failed try wrote nothing
         code, status = encore_json("status", data=data)
         assert all(a.get("restarts", 0) == 0 for a in status["actors"])  # nothing died of it
+        assert all(a.get("storage_error") is None for a in status["actors"])  # cleared by the commit
         assert sum(a.get("failed_batches", 0) for a in status["actors"] if a["role"] == "shard") >= 1
         code, answer = encore_json("query", "GetAuditTrail", f"account_id={tag}-0", "--after",
                                    str(status["head_offset"]), data=data)  # the views kept up
@@ -212,6 +226,22 @@ def test_a_store_that_cannot_grow_fails_commands_clearly_and_serves_again_when_i
     finally:
         store.close()
     assert {r[0] for r in failed} <= written  # written once: by the retry, not the failed try
+    logged = (data / "logs" / "encore.log").read_text()
+    assert "a commit failed" in logged and "the store takes commits again" in logged
+
+
+def test_start_on_a_full_disk_says_the_disk_is_full_and_leaves_nothing_running(tmp_path):
+    data = tmp_path / "data"
+    done = subprocess.run([*ENCORE, "start", "--data", str(data), "--port", str(free_port())],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY)))
+    try:
+        assert done.returncode == 2, done
+        assert "full or refuses to grow" in done.stderr and "could not be created or opened" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert not system_pids(data) and not (data / "system.json").exists()
+    finally:
+        kill_leftovers(data)
 
 
 class _FullStore:

@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import signal
 import time
+import zlib
 
 import pytest
 
@@ -110,6 +111,43 @@ def test_a_killed_shard_is_restarted_and_serves_again(running):
     for i in range(6):  # some of these route to the restarted shard
         code, result = encore_json("send", "OpenAccount", f"account_id=after-kill-{i}", "owner=o", data=running.data)
         assert code == 0, result
+
+
+def _shard_entry(data, name):
+    code, status = encore_json("status", data=data)
+    return next(a for a in status["actors"] if a["name"] == name)
+
+
+def _wait_for_shard(data, name, ready, seconds=60):
+    deadline = time.monotonic() + seconds
+    entry = _shard_entry(data, name)
+    while not ready(entry) and time.monotonic() < deadline:
+        entry = _shard_entry(data, name)
+    return entry
+
+
+def test_a_shard_that_cannot_open_the_store_recovers_by_itself_when_the_fault_clears(running):
+    stray = running.data / "store" / "stray-file"  # the store refuses a directory it does not own
+    stream_on_shard_0 = next(f"fault-{i}" for i in range(100)
+                             if zlib.crc32(f"account:fault-{i}".encode()) % 2 == 0)
+    before = _shard_entry(running.data, "shard-0")
+    stray.write_text("not LMDB")
+    try:
+        os.kill(before["pid"], signal.SIGKILL)
+        down = _wait_for_shard(running.data, "shard-0",
+                               lambda e: not e["running"] and "could not start" in (e["last_error"] or ""))
+        assert "could not start" in down["last_error"] and "stray-file" in down["last_error"], down
+        code, refused = encore_json("send", "OpenAccount", f"account_id={stream_on_shard_0}", "owner=o",
+                                    data=running.data)
+        # refused before sending (the shard is down) or by a shard that is starting: both say retry
+        assert code != 0 and "Unavailable" in (refused.get("error"), refused.get("status", "").title()), refused
+    finally:
+        stray.unlink()
+    back = _wait_for_shard(running.data, "shard-0", lambda e: e["running"] and e["answered"])
+    assert back["running"] and back["pid"] != before["pid"] and back["last_error"] is None, back
+    code, opened = encore_json("send", "OpenAccount", f"account_id={stream_on_shard_0}", "owner=o",
+                               data=running.data)
+    assert code == 0 and opened["status"] == "accepted", opened
 
 
 def test_a_second_system_on_the_same_data_directory_is_refused(running):
