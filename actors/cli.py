@@ -81,7 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--stream", help="TYPE:ID, e.g. account:a1")
     events.add_argument("--after", type=int, default=0)
     events.add_argument("--limit", type=int, default=100)
-    events.add_argument("--follow", action="store_true", help="keep printing new events (Ctrl-C ends)")
+    events.add_argument("--type", action="append", dest="types", metavar="EVENT_TYPE",
+                        help="only events of this type (repeatable; with --follow)")
+    events.add_argument("--follow", action="store_true",
+                        help="keep printing new events as they are committed, from the running system (Ctrl-C ends)")
     events.set_defaults(handler=cmd_events)
     return parser
 
@@ -333,25 +336,33 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
+    if args.follow:
+        return _follow_events(args)
     store_dir = args.data.resolve() / "store"
     if not (store_dir / "data.mdb").exists():
         raise system.NoSystemRunning(f"{args.data} holds no Encore store; start a system with `bin/encore start`")
     with open_store(store_dir) as store:
-        after = args.after
-        while True:
-            if args.stream:
-                events = store.read_stream(args.stream, after_version=after, limit=args.limit)
-                after = events[-1].version if events else after
-            else:
-                events = store.read_log(after=after, limit=args.limit)
-                after = events[-1].offset if events else after
-            for e in events:
-                _print_event(args, e)
-            if not args.follow:
-                return 0
+        if args.stream:
+            events = store.read_stream(args.stream, after_version=args.after, limit=args.limit)
+        else:
+            events = store.read_log(after=args.after, limit=args.limit)
+    for e in events:
+        if not args.types or e.type in args.types:
+            _print_event(args, e)
+    return 0
+
+
+def _follow_events(args: argparse.Namespace) -> int:
+    """A subscription through the running system: the stored events, then each as it commits.
+    With --stream, --after is a version of that stream; otherwise a log offset."""
+    streams = [args.stream] if args.stream else None
+    with _client(args) as client:
+        for e in client.subscribe(0 if args.stream else args.after, streams=streams, types=args.types):
+            if args.stream and e.version <= args.after:
+                continue
+            _print_event(args, e)
             sys.stdout.flush()
-            if not events:
-                time.sleep(0.2)  # --follow polls the log; nothing to wait on in another process
+    return 0
 
 
 def _print_event(args: argparse.Namespace, e) -> None:

@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 import zlib
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from thespian.actors import ActorSystem
+
+from storage import StoredEvent
 
 from .app import App, load_app
 from .domain import Command, Query, plain_fields
@@ -42,7 +45,9 @@ from .errors import (
 from .messages import (
     BatchResults,
     CommandBatch,
+    EventPage,
     GetTopology,
+    PageSeen,
     QueryAnswer,
     QueryRequest,
     RestartActor,
@@ -51,8 +56,11 @@ from .messages import (
     StartSystem,
     StatusReport,
     StatusRequest,
+    SubscribeRefused,
+    SubscribeRequest,
     SystemReady,
     Topology,
+    Unsubscribe,
 )
 from .settings import Settings
 from .supervisor import Supervisor
@@ -60,6 +68,7 @@ from .viewing import DIGEST_QUERY
 from .wire import Status, check_position, check_timeout, error_from_plain
 
 START_TIMEOUT_S = 60.0
+RESUBSCRIBE_S = 5.0      # a subscription that heard nothing for this long asks again
 _new_object = object.__new__
 QUERY_GRACE_S = 1.0
 
@@ -141,6 +150,7 @@ class Encore:
         self._owner = threading.get_ident()
         self._contexts: list = []
         self._replica = itertools.count()
+        self._pages: dict[str, deque] = {}   # subscription id -> messages for it that others received
 
     # ---------------------------------------------------------------- opening and closing
 
@@ -338,6 +348,79 @@ class Encore:
             _raise_query_error(answer.error)
         return answer.answer
 
+    # ---------------------------------------------------------------- subscriptions
+
+    def subscribe(self, after: int = 0, *, types: Sequence[str] | None = None,
+                  streams: Sequence[str] | None = None, categories: Sequence[str] | None = None,
+                  window: int = 4, stop: Any = None) -> Iterator[StoredEvent]:
+        """The log's events after `after`, in order: first those stored, then each as it is
+        committed. Filtered by the system (event types, streams, categories: the part of a
+        stream before ':'); at most `window` pages unread. Resume from any offset: the events
+        after it come exactly once. `stop`, a callable, ends the iteration when it returns True
+        (checked at least every second)."""
+        subscription = SubscribeRequest(uuid.uuid4().hex, check_position(after), _names(types), _names(streams),
+                                        _names(categories), window)
+        self._pages[subscription.subscription_id] = deque()
+        try:
+            with self._subscriber_endpoint() as system:
+                yield from self._follow(system, subscription, stop or (lambda: False))
+        finally:
+            del self._pages[subscription.subscription_id]
+
+    @contextmanager
+    def _subscriber_endpoint(self) -> Iterator[ActorSystem]:
+        """Its own endpoint when launched (a subscription listens between the caller's reads);
+        in-process, the one system, taken per call."""
+        if self.is_embedded:
+            yield self._system
+            return
+        if self.state is ClientState.CLOSED:
+            raise SystemError_("this Encore client is closed; open a new one with Encore.embedded or Encore.attach")
+        with self._system.private() as system:
+            yield system
+
+    def _follow(self, system: ActorSystem, request: SubscribeRequest, stop: Any) -> Iterator[StoredEvent]:
+        last, inbox = request.after, self._pages[request.subscription_id]
+        self._tell_feed(system, request)
+        heard = time.monotonic()
+        try:
+            while not stop():
+                message = inbox.popleft() if inbox else self._listen_for_page(system)
+                if isinstance(message, SubscribeRefused):
+                    raise error_from_plain(message.error)
+                if not isinstance(message, EventPage) or message.subscription_id != request.subscription_id:
+                    if time.monotonic() - heard > RESUBSCRIBE_S:  # the feed restarted, or a page was lost
+                        self.refresh_topology()
+                        self._tell_feed(system, _resumed(request, last))
+                        heard = time.monotonic()
+                    continue
+                heard = time.monotonic()
+                for record in message.events:
+                    if record[0] > last:
+                        last = record[0]
+                        yield StoredEvent(*record)
+                self._tell_feed(system, PageSeen(request.subscription_id))
+        finally:
+            self._tell_feed(system, Unsubscribe(request.subscription_id), quietly=True)
+
+    def _listen_for_page(self, system: ActorSystem) -> Any:
+        if self.is_embedded:
+            with self._lock:
+                return self._listen(system, 0.2)
+        return self._listen(system, 1.0)
+
+    def _tell_feed(self, system: ActorSystem, message: Any, *, quietly: bool = False) -> None:
+        feed = self._topology.feed
+        if feed is None:
+            if quietly:
+                return
+            raise Unavailable("the system serves no subscriptions (no feed actor); restart it with this Encore")
+        if self.is_embedded:
+            with self._lock:
+                system.tell(feed, message)
+        elif self.state is ClientState.OPEN or not quietly:
+            system.tell(feed, message)
+
     # ---------------------------------------------------------------- operations
 
     def status(self, *, timeout: float = 10.0) -> dict:
@@ -372,12 +455,16 @@ class Encore:
     def _listen(self, system: ActorSystem, timeout: float) -> Any:
         """The next reply. In-process (simpleSystemBase) a tell runs the actors to completion, so
         replies are often waiting already; but `listen` would first sleep until the next actor
-        wakeup (a projection's poll), so take what is there first, without waiting."""
-        if self.is_embedded:
-            reply = system.listen(0)
-            if reply is not None:
-                return reply
-        return system.listen(timeout)
+        wakeup (a projection's poll), so take what is there first, without waiting. A page of a
+        subscription that another call receives (one endpoint is shared in-process) is kept for
+        its subscription."""
+        reply = system.listen(0) if self.is_embedded else None
+        if reply is None:
+            reply = system.listen(timeout)
+        if isinstance(reply, EventPage | SubscribeRefused) and reply.subscription_id in self._pages:
+            self._pages[reply.subscription_id].append(reply)
+            return None
+        return reply
 
     def refresh_topology(self) -> None:
         """Ask the supervisor for the actors' addresses again (done after every timeout: an
@@ -402,6 +489,19 @@ def _ready_topology(ready: Any, data_dir: Any) -> Topology:
         return ready.topology
     reason = ready.error if isinstance(ready, SystemReady) else f"no answer within {START_TIMEOUT_S}s"
     raise SystemError_(f"the Encore system on {data_dir} did not start: {reason}")
+
+
+def _names(names: Sequence[str] | None) -> list[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, str):
+        raise ValidationFailed(f"give a list of names, not the string {names!r}")
+    return list(names)
+
+
+def _resumed(request: SubscribeRequest, last: int) -> SubscribeRequest:
+    return SubscribeRequest(request.subscription_id, last, request.types, request.streams, request.categories,
+                            request.window)
 
 
 def _raise_query_error(error: dict) -> None:

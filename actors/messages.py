@@ -9,7 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Role = Literal["shard", "projection"]
+Role = Literal["shard", "projection", "feed"]
+FOLLOWER_ROLES = ("projection", "feed")
+
+
+def slot_key(role: str, view: str, index: int) -> str:
+    """An actor's place in the tree (its restarts keep it): also the key it follows shards by."""
+    return f"{role}:{view}:{index}"
 
 # ---------------------------------------------------------------- set-up (supervisor -> children)
 
@@ -54,6 +60,97 @@ class Topology:
     views: dict[str, list[Any]]             # view name -> replica addresses
     app_path: str | None
     generation: int = 0                     # grows with every restart
+    feed: Any = None                        # the actor that serves subscriptions
+
+
+# ---------------------------------------------------------------- pushed delivery (shard -> followers)
+
+
+@dataclass(frozen=True)
+class ShardsChanged:
+    """Supervisor -> follower: the shards' addresses now (at its start, and after a shard restarted).
+    The follower subscribes to each of them."""
+
+    shards: list[Any]
+
+
+@dataclass(frozen=True)
+class FollowShard:
+    """Follower -> shard: send me a HeadNotice after your commits. `key` names the follower, so
+    a restarted follower replaces its old subscription."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class UnfollowShard:
+    """Supervisor -> shard: the follower `key` is gone; stop noticing it."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class HeadNotice:
+    """Shard -> follower: the log's head is at least `head`. At most one is unanswered per
+    follower: a notice committed meanwhile waits for the NoticeSeen, then goes as one."""
+
+    shard: int
+    head: int
+
+
+@dataclass(frozen=True)
+class NoticeSeen:
+    """Follower -> shard: the last notice was handled; the next may come."""
+
+    key: str
+
+
+# ---------------------------------------------------------------- subscriptions (client <-> feed)
+
+
+@dataclass(frozen=True)
+class SubscribeRequest:
+    """Client -> feed: send me the events after `after` that pass the filters, at most `window`
+    pages unseen at a time. Sent again with the same id, it restarts the subscription from
+    `after` (the client resumes from the last event it received)."""
+
+    subscription_id: str
+    after: int = 0
+    types: list[str] | None = None
+    streams: list[str] | None = None
+    categories: list[str] | None = None
+    window: int = 4
+
+
+@dataclass(frozen=True)
+class SubscribeRefused:
+    subscription_id: str
+    error: dict                             # a plain error (actors/wire.py)
+
+
+@dataclass(frozen=True, repr=False)
+class EventPage:
+    """Feed -> client: events in log order (StoredEvent fields as tuples); `upto` is the last
+    offset the feed read for this page (filtered-out events included)."""
+
+    subscription_id: str
+    events: list[tuple]
+    upto: int
+
+    def __repr__(self) -> str:
+        return _summary(self, "subscription_id", len(self.events), "events")
+
+
+@dataclass(frozen=True)
+class PageSeen:
+    """Client -> feed: one page was taken; another may be sent."""
+
+    subscription_id: str
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    subscription_id: str
 
 
 # ---------------------------------------------------------------- commands (client -> shard)

@@ -1,7 +1,7 @@
 """The projection actor: one replica of a view. Follows the log and answers queries.
 
-It polls the store every `poll_interval_s` (a read of the head, cheap) and catches up in ranges;
-a query with `after=position` catches up at once and, if the log has not reached that position
+It is pushed the log's head by the shards (actors/following.py) and catches up in ranges; a
+query with `after=position` catches up at once and, if the log has not reached that position
 yet, waits (bounded by the query's timeout). Answers are copies. Replica 0 saves view snapshots.
 """
 
@@ -12,13 +12,24 @@ import os
 import time
 from datetime import timedelta
 
-from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
+from thespian.actors import ActorExitRequest
 
 from storage import EventStore, open_store
 
 from .app import resolve_app
 from .errors import AskTimeout, EncoreError, Unavailable, ValidationFailed
-from .messages import Configure, Flush, Flushed, QueryAnswer, QueryRequest, Ready, StatusReport, StatusRequest
+from .following import FollowerActor
+from .messages import (
+    Configure,
+    Flush,
+    Flushed,
+    QueryAnswer,
+    QueryRequest,
+    Ready,
+    StatusReport,
+    StatusRequest,
+    slot_key,
+)
 from .procinfo import memory_mb
 from .settings import Settings
 from .viewing import ViewFollower
@@ -28,20 +39,22 @@ log = logging.getLogger("encore.projection")
 CATCH_UP_SLICE = 50_000  # events per wakeup, so queries are answered between slices
 
 
-class ProjectionActor(ActorTypeDispatcher):
+class _QueryDeadline(float):
+    """A wakeup at a waiting query's deadline."""
+
+
+class ProjectionActor(FollowerActor):
     def __init__(self) -> None:
         super().__init__()
         self.follower: ViewFollower | None = None
         self.store: EventStore | None = None
         self.index, self.view = -1, ""
         self.waiting: list[tuple[QueryRequest, object, float]] = []  # (query, reply to, deadline)
-        self.poll = 0.05
 
     def receiveMsg_Configure(self, msg: Configure, sender) -> None:
         self.index, self.view = msg.index, msg.view
         try:
             settings = Settings.from_plain(msg.settings)
-            self.poll = settings.poll_interval_s
             self.store = open_store(settings.store_dir)
             self.follower = ViewFollower(resolve_app(msg.app), msg.view, self.store, settings, persist=msg.index == 0)
             self.follower.resume()
@@ -51,16 +64,21 @@ class ProjectionActor(ActorTypeDispatcher):
             self.send(sender, Ready("projection", msg.index, msg.view, error=str(e)))
             self.send(self.myAddress, ActorExitRequest())
             return
-        self.wakeupAfter(timedelta(seconds=0))
+        self.start_following(slot_key("projection", msg.view, msg.index), settings.poll_interval_s)
         self.send(sender, Ready("projection", msg.index, msg.view))
 
-    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender) -> None:
+    def advance(self) -> bool:
         if self.follower is None:
-            return
+            return False
         consumed = self.follower.catch_up(max_events=CATCH_UP_SLICE)
         self.follower.save_if_due()
-        self._answer_waiting()
-        self.wakeupAfter(timedelta(seconds=0 if consumed >= CATCH_UP_SLICE else self.poll))
+        if self.waiting:
+            self._answer_waiting()
+        return consumed >= CATCH_UP_SLICE
+
+    def on_wakeup(self, payload: object) -> None:
+        if isinstance(payload, _QueryDeadline) and self.waiting:
+            self._answer_waiting()
 
     def receiveMsg_QueryRequest(self, msg: QueryRequest, sender) -> None:
         follower = self.follower
@@ -76,6 +94,7 @@ class ProjectionActor(ActorTypeDispatcher):
             follower.catch_up()
         if follower.checkpoint < after and follower.failure is None:
             self.waiting.append((msg, sender, time.monotonic() + timeout_s))
+            self.wakeupAfter(timedelta(seconds=timeout_s), payload=_QueryDeadline(timeout_s))
             return
         self.send(sender, _answer(follower, msg))
 
@@ -86,7 +105,7 @@ class ProjectionActor(ActorTypeDispatcher):
         for msg, reply_to, deadline in self.waiting:
             if follower.checkpoint >= msg.after or follower.failure is not None:
                 self.send(reply_to, _answer(follower, msg))
-            elif now >= deadline:
+            elif now >= deadline - 0.01:  # a wakeup may come a little early
                 self.send(reply_to, _error(msg, AskTimeout(
                     f"view {self.view} reached offset {follower.checkpoint}, not {msg.after}, within "
                     f"{msg.timeout_s}s; the position may not exist yet, or the view is far behind",
@@ -97,8 +116,8 @@ class ProjectionActor(ActorTypeDispatcher):
 
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
         status = self.follower.status() if self.follower else {"view": self.view}
-        status.update({"role": "projection", "view": self.view, "index": self.index,
-                       "pid": os.getpid(), "waiting_queries": len(self.waiting), **memory_mb()})
+        status.update({"role": "projection", "view": self.view, "index": self.index, "pid": os.getpid(),
+                       "waiting_queries": len(self.waiting), "notices": self.notices, **memory_mb()})
         self.send(sender, StatusReport(msg.request_id, status))
 
     def receiveMsg_Flush(self, msg: Flush, sender) -> None:

@@ -35,7 +35,7 @@ class Settings:
     idle_passivation_s: float = 600.0     # aggregates idle this long are passivated
     view_snapshot_every: int = 50_000     # a view snapshot after this many new events...
     view_snapshot_interval_s: float = 10.0  # ...or this long after the last one, if it moved
-    poll_interval_s: float = 0.05         # how often projections look for new events
+    poll_interval_s: float = 1.0          # followers are pushed the head; this poll is the safety net
     max_command_bytes: int = 64 * 1024    # encoded size limit of one command's fields
 
     def __post_init__(self) -> None:

@@ -18,7 +18,20 @@ from storage import EventStore, open_store
 from .app import resolve_app
 from .errors import EncoreError, ValidationFailed
 from .hosting import AggregateHost
-from .messages import BatchResults, CommandBatch, Configure, Flush, Flushed, Ready, StatusReport, StatusRequest
+from .messages import (
+    BatchResults,
+    CommandBatch,
+    Configure,
+    Flush,
+    Flushed,
+    FollowShard,
+    NoticeSeen,
+    Ready,
+    StatusReport,
+    StatusRequest,
+    UnfollowShard,
+)
+from .notices import NoticeBoard
 from .procinfo import memory_mb
 from .settings import Settings
 from .wire import invalid, unavailable
@@ -32,9 +45,11 @@ class Shard(ActorTypeDispatcher):
         self.host: AggregateHost | None = None
         self.store: EventStore | None = None
         self.index = -1
+        self.board = NoticeBoard(-1)
 
     def receiveMsg_Configure(self, msg: Configure, sender) -> None:
         self.index = msg.index
+        self.board.shard = msg.index
         try:
             settings = Settings.from_plain(msg.settings)
             self.store = open_store(settings.store_dir)
@@ -56,6 +71,22 @@ class Shard(ActorTypeDispatcher):
         else:
             results = self.host.handle_batch(msg.commands)
         self.send(sender, BatchResults(msg.batch_id, results))
+        if self.store is not None and self.board.followers and any(r.get("status") == "accepted" for r in results):
+            self._notify(self.board.committed(self.store.head_offset()))
+
+    def receiveMsg_FollowShard(self, msg: FollowShard, sender) -> None:
+        if isinstance(msg.key, str):
+            self._notify(self.board.follow(msg.key, sender, self.store.head_offset() if self.store else 0))
+
+    def receiveMsg_NoticeSeen(self, msg: NoticeSeen, sender) -> None:
+        self._notify(self.board.seen(msg.key))
+
+    def receiveMsg_UnfollowShard(self, msg: UnfollowShard, sender) -> None:
+        self.board.unfollow(msg.key)
+
+    def _notify(self, notices: list) -> None:
+        for address, notice in notices:
+            self.send(address, notice)
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender) -> None:
         if self.host is not None:
@@ -73,6 +104,7 @@ class Shard(ActorTypeDispatcher):
             "failed_batches": stats.failed_batches if stats else 0,
             "storage_error": (stats.storage_error or None) if stats else None,
             "head_offset": self.store.head_offset() if self.store else 0,
+            "followers": len(self.board.followers), "notices_sent": self.board.sent,
             **memory_mb(),
         }))
 

@@ -22,7 +22,9 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExi
 
 from .app import resolve_app
 from .errors import EncoreError
+from .feed import Feed
 from .messages import (
+    FOLLOWER_ROLES,
     Configure,
     Flush,
     Flushed,
@@ -31,6 +33,7 @@ from .messages import (
     RestartActor,
     RestartAnswer,
     Role,
+    ShardsChanged,
     Shutdown,
     StartSystem,
     StatusReport,
@@ -38,22 +41,21 @@ from .messages import (
     Stopped,
     SystemReady,
     Topology,
+    UnfollowShard,
+    slot_key,
 )
 from .projection import ProjectionActor
 from .settings import Settings
 from .shard import Shard
 
 log = logging.getLogger("encore.supervisor")
+_ACTOR_OF = {"shard": Shard, "projection": ProjectionActor, "feed": Feed}
 CRASH_LOOP_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
 BACKOFF_FIRST_S = 0.1
 BACKOFF_CAP_S = 30.0
 STATUS_TIMEOUT_S = 3.0
 FLUSH_TIMEOUT_S = 20.0
-
-
-def slot_key(role: str, view: str, index: int) -> str:
-    return f"{role}:{view}:{index}"
 
 
 def backoff_s(recent_restarts: int) -> float:
@@ -82,7 +84,7 @@ class Slot:
 
     @property
     def name(self) -> str:
-        return f"shard-{self.index}" if self.role == "shard" else f"{self.view}-{self.index}"
+        return f"{self.role}-{self.index}" if self.role != "projection" else f"{self.view}-{self.index}"
 
     @property
     def crash_looping(self) -> bool:
@@ -161,6 +163,7 @@ class Supervisor(ActorTypeDispatcher):
         for view in app.projections:
             for i in range(settings.replicas):
                 self._add(Slot("projection", i, view))
+        self._add(Slot("feed", 0))
         for slot in self.slots.values():
             self._spawn(slot)
 
@@ -169,7 +172,7 @@ class Supervisor(ActorTypeDispatcher):
 
     def _spawn(self, slot: Slot) -> None:
         slot.ready, slot.restart_at = False, None
-        slot.address = self.createActor(Shard if slot.role == "shard" else ProjectionActor)
+        slot.address = self.createActor(_ACTOR_OF[slot.role])
         self.send(slot.address, Configure(slot.role, slot.index, self.app, self.settings, slot.view))
 
     def receiveMsg_Ready(self, msg: Ready, sender: Any) -> None:
@@ -186,9 +189,20 @@ class Supervisor(ActorTypeDispatcher):
             return
         slot.ready, slot.last_error = True, ""
         self.generation += 1
+        self._connect_followers(slot)
         if self.starter is not None and all(s.ready for s in self.slots.values()):
             self.send(self.starter, SystemReady(self._topology()))
             self.starter = None
+
+    def _connect_followers(self, ready: Slot) -> None:
+        """A follower that is ready learns every shard; a shard that is ready (a restart), every
+        follower: they subscribe to its notices."""
+        if ready.role in FOLLOWER_ROLES:
+            self.send(ready.address, ShardsChanged(self._topology().shards))
+        elif ready.role == "shard":
+            for slot in self.slots.values():
+                if slot.role in FOLLOWER_ROLES and slot.ready:
+                    self.send(slot.address, ShardsChanged([ready.address]))
 
     def _topology(self) -> Topology:
         views: dict[str, list] = {}
@@ -196,7 +210,8 @@ class Supervisor(ActorTypeDispatcher):
             if slot.role == "projection" and slot.address is not None:
                 views.setdefault(slot.view, []).append(slot.address)
         shards = [self.slots[slot_key("shard", "", i)].address for i in range(self._count("shard"))]
-        return Topology(shards, views, self.app_path, self.generation)
+        feed = self.slots.get(slot_key("feed", "", 0))
+        return Topology(shards, views, self.app_path, self.generation, feed.address if feed else None)
 
     def _count(self, role: str) -> int:
         return sum(1 for s in self.slots.values() if s.role == role)
@@ -211,6 +226,10 @@ class Supervisor(ActorTypeDispatcher):
         if slot is None:
             return
         slot.address, slot.ready = None, False
+        if slot.role in FOLLOWER_ROLES:
+            for shard in self.slots.values():
+                if shard.role == "shard" and shard.address is not None:
+                    self.send(shard.address, UnfollowShard(slot.key))
         if self.stopping is not None:
             self.stopping.exited.add(slot.key)
             self._maybe_stopped()

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.client import CommandResult, Encore
-from actors.errors import AskTimeout, EncoreError
+from actors.errors import AskTimeout, EncoreError, Unavailable
 
 from .workload import Step, Workload
 
 MAX_RETRIES = 20
+RETRY_PAUSE_CAP_S = 2.0   # a shard that is down may be in its restart backoff (up to 30 s)
+UNAVAILABLE_WAIT_S = 120.0
 
 
 @dataclass
@@ -82,19 +84,30 @@ class Driver:
                 self._queries(chunk, results, report)
 
     def _send(self, batch: list[Step], ids: list[str], report: ClientReport) -> list[CommandResult]:
-        """ask_many, retried with the same command ids while it times out (they apply once)."""
+        """ask_many, retried with the same command ids (they apply once) while it times out, its
+        results say not written, or its shard is down (for up to UNAVAILABLE_WAIT_S)."""
         commands = [s.command for s in batch]
-        for attempt in range(MAX_RETRIES + 1):
+        attempts, pause, down_until = 0, 0.05, time.monotonic() + UNAVAILABLE_WAIT_S
+        while True:
             try:
                 results = self.client.ask_many(commands, command_ids=ids, timeout=self.options.ask_timeout_s)
             except AskTimeout:
+                results = None
+            except Unavailable:   # its shard is down (in its restart backoff): nothing was sent
+                if time.monotonic() > down_until:
+                    raise
                 report.retried += len(batch)
+                time.sleep(pause)
+                pause = min(RETRY_PAUSE_CAP_S, pause * 2)
                 continue
-            failed = [i for i, r in enumerate(results) if r.status in ("failed", "unavailable", "timeout")]
-            if not failed or attempt == MAX_RETRIES:
+            failed = [] if results is None else [i for i, r in enumerate(results)
+                                                 if r.status in ("failed", "unavailable", "timeout")]
+            if results is not None and (not failed or attempts == MAX_RETRIES):
                 return results
-            report.retried += len(failed)   # not written (e.g. a restarting shard): the same ids again
-        raise AskTimeout(f"no answer after {MAX_RETRIES} retries of a batch (first id {ids[0]})", ids[0])
+            attempts += 1
+            report.retried += len(failed) if results is not None else len(batch)
+            if attempts > MAX_RETRIES:
+                raise AskTimeout(f"no answer after {MAX_RETRIES} retries of a batch (first id {ids[0]})", ids[0])
 
     def _queries(self, batch: list[Step], results: list[CommandResult], report: ClientReport) -> None:
         last_of_key = {step.key: i for i, step in enumerate(batch)}   # a later step of the same key wins
@@ -130,6 +143,9 @@ class Driver:
                 return self.client.query(query, after=after, timeout=self.options.query_timeout_s)
             except AskTimeout:
                 report.retried_queries += 1
+            except Unavailable:   # no replica of its view is up: wait for the restart
+                report.retried_queries += 1
+                time.sleep(RETRY_PAUSE_CAP_S)
         return self.client.query(query, after=after, timeout=self.options.query_timeout_s)
 
 

@@ -51,7 +51,7 @@ def test_send_query_after_and_events(running):
 def test_status_lists_every_actor_with_role_and_pid(running):
     code, status = encore_json("status", data=running.data)
     roles = sorted({a["role"] for a in status["actors"]})
-    assert code == 0 and roles == ["projection", "shard", "supervisor"]
+    assert code == 0 and roles == ["feed", "projection", "shard", "supervisor"]
     assert all(isinstance(a["pid"], int) for a in status["actors"])
     assert isinstance(status["head_offset"], int)
 

@@ -1,0 +1,69 @@
+"""What every follower actor (a view replica, the feed) does to be pushed the log.
+
+The supervisor sends it the shards' addresses (`ShardsChanged`) when it starts and whenever a
+shard restarts; it subscribes to each (`FollowShard`). A shard's `HeadNotice` makes it read the
+new range from LMDB at once (`advance`), then answer the notice (`NoticeSeen`) so the next one
+may come. A slow poll (`Settings.poll_interval_s`) stays as the safety net: a lost notice delays,
+never loses, an event. Long catch-ups run in slices, so queries are answered between them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from thespian.actors import ActorTypeDispatcher, WakeupMessage
+
+from .messages import FollowShard, HeadNotice, NoticeSeen, ShardsChanged
+
+POLL = "poll"        # the periodic safety-net wakeup
+MORE = "more"        # the next slice of a long catch-up
+
+
+class FollowerActor(ActorTypeDispatcher):
+    def __init__(self) -> None:
+        super().__init__()
+        self.follower_key = ""
+        self.poll_s = 1.0
+        self.more_due = False
+        self.notices = 0
+
+    # subclasses: read what is new; return True when a slice was full (more is waiting)
+    def advance(self) -> bool:
+        raise NotImplementedError
+
+    def start_following(self, key: str, poll_s: float) -> None:
+        self.follower_key, self.poll_s = key, poll_s
+        self.wakeupAfter(timedelta(seconds=0), payload=POLL)
+
+    def receiveMsg_ShardsChanged(self, msg: ShardsChanged, sender) -> None:
+        if not self.follower_key or not isinstance(msg.shards, list):
+            return
+        for address in msg.shards:
+            if address is not None:
+                self.send(address, FollowShard(self.follower_key))
+
+    def receiveMsg_HeadNotice(self, msg: HeadNotice, sender) -> None:
+        if self.follower_key:
+            self.notices += 1
+            self._advance_now()
+            self.send(sender, NoticeSeen(self.follower_key))
+
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender) -> None:
+        if not self.follower_key:
+            return
+        if msg.payload == MORE:
+            self.more_due = False
+            self._advance_now()
+        elif msg.payload == POLL:
+            self._advance_now()
+            self.wakeupAfter(timedelta(seconds=self.poll_s), payload=POLL)
+        else:
+            self.on_wakeup(msg.payload)
+
+    def on_wakeup(self, payload: object) -> None:
+        """Wakeups of the subclass's own (deadlines...)."""
+
+    def _advance_now(self) -> None:
+        if self.advance() and not self.more_due:
+            self.more_due = True
+            self.wakeupAfter(timedelta(seconds=0), payload=MORE)
