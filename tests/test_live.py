@@ -1,0 +1,131 @@
+"""Pushed delivery and subscriptions on a launched system whose safety-net poll is a minute long:
+whatever arrives within seconds was pushed."""
+
+import itertools
+import json
+import threading
+import time
+
+import pytest
+
+from actors.client import Encore
+from examples.bank import Deposit, GetBalance, OpenAccount
+from storage import open_store
+
+from .system_helpers import RunningSystem, child, free_port, kill_and_wait
+
+pytestmark = pytest.mark.slow
+PUSHED_WITHIN_S = 5.0   # far below the 60 s poll
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    data = tmp_path_factory.mktemp("live") / "data"
+    system = RunningSystem(data, free_port(), env={"ENCORE_POLL_INTERVAL_S": "60"})
+    try:
+        yield system
+    finally:
+        system.stop()
+
+
+@pytest.fixture
+def client(running):
+    with Encore.attach(running.data) as client:
+        yield client
+
+
+def _log(data, after=0):
+    with open_store(data / "store") as store:
+        return [(e.offset, e.stream, e.version) for e in store.read_log(after=after, limit=10**7)]
+
+
+def test_a_view_applies_a_commit_by_itself_without_being_asked_to_wait(client):
+    client.ask(OpenAccount(account_id="pushed", owner="o"))
+    deposit = client.ask(Deposit(account_id="pushed", amount=7))
+    deadline, balance = time.monotonic() + PUSHED_WITHIN_S, None
+    while balance != 7 and time.monotonic() < deadline:
+        balance = client.query(GetBalance(account_id="pushed"))["balance"]   # no after=: no waiting
+    assert balance == 7
+    status = client.status()
+    views = [a for a in status["actors"] if a["role"] == "projection"]
+    assert all(a["checkpoint"] >= deposit.position for a in views if a["view"] == "balances")
+    shard = next(a for a in status["actors"] if a["role"] == "shard")
+    assert shard["followers"] == len(views) + 1 and shard["notices_sent"] > 0   # every view, and the feed
+
+
+def test_a_subscriber_from_zero_while_load_runs_sees_every_event_once_in_order(running, client):
+    load = child("tests.load_client", str(running.data), "30")
+    seen = []
+    try:
+        assert load.stdout.readline()   # load is running
+        threading.Thread(target=load.stdout.read, daemon=True).start()   # its acknowledgements, unread
+        for event in client.subscribe(0):
+            seen.append((event.offset, event.stream, event.version))
+            if len(seen) >= 3000:
+                break
+    finally:
+        load.kill()
+        load.wait(timeout=30)
+    head = seen[-1][0]
+    assert [s[0] for s in seen] == list(range(1, head + 1))   # gapless, in order, once each
+    assert seen == _log(running.data)[:head]
+
+
+def test_a_killed_subscriber_resumes_from_its_last_offset_and_misses_and_repeats_nothing(running, client):
+    client.ask_many([Deposit(account_id="pushed", amount=1) for _ in range(300)])
+    first = child("tests.subscriber", str(running.data), "0")
+    assert first.stdout.readline().strip() == "ready"
+    received = [json.loads(first.stdout.readline()) for _ in range(200)]
+    kill_and_wait([first.pid])
+    first.wait(timeout=30)
+    resumed = child("tests.subscriber", str(running.data), str(received[-1][0]))
+    try:
+        assert resumed.stdout.readline().strip() == "ready"
+        more = client.ask_many([Deposit(account_id="pushed", amount=1) for _ in range(50)])  # live ones too
+        head = max(r.position for r in more)
+        while received[-1][0] < head:
+            received.append(json.loads(resumed.stdout.readline()))
+    finally:
+        resumed.kill()
+        resumed.wait(timeout=30)
+    assert [tuple(r) for r in received] == _log(running.data)[:head]
+
+
+def test_filters_run_on_the_system_side(client):
+    client.ask(OpenAccount(account_id="filtered", owner="o"))
+    client.ask(Deposit(account_id="filtered", amount=3))
+    events = list(itertools.islice(client.subscribe(0, streams=["account:filtered"], types=["Deposited"]), 1))
+    assert [(e.stream, e.type, e.data["amount"]) for e in events] == [("account:filtered", "Deposited", 3)]
+    by_category = next(iter(client.subscribe(0, categories=["account"])))
+    assert by_category.stream.startswith("account:")
+
+
+def test_a_subscriber_that_stops_reading_slows_no_command(running, client):
+    client.ask_many([Deposit(account_id="pushed", amount=1) for _ in range(500)])  # more than one page waits
+    stalled = client.subscribe(0, window=1)
+    next(stalled)    # one page taken, then nothing more is read
+    before = _feed(client)["pages_sent"]
+    started = time.monotonic()
+    results = client.ask_many([Deposit(account_id="pushed", amount=1) for _ in range(2000)])
+    took = time.monotonic() - started
+    assert all(r.accepted for r in results) and took < 10
+    assert _feed(client)["pages_sent"] - before <= 1   # flow control: the stalled subscriber gets no more
+    stalled.close()
+
+
+def test_events_follow_prints_events_as_they_commit(running, client):
+    follower = child("actors.cli", "events", "--follow", "--json", "--type", "Deposited", "--data", str(running.data))
+    try:
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(json.loads(follower.stdout.readline()) for _ in range(2)))
+        reader.start()
+        client.ask(Deposit(account_id="filtered", amount=11))
+        reader.join(timeout=PUSHED_WITHIN_S + 5)
+        assert lines and all(line["type"] == "Deposited" for line in lines)
+    finally:
+        follower.kill()
+        follower.wait(timeout=30)
+
+
+def _feed(client):
+    return next(a for a in client.status()["actors"] if a["role"] == "feed")
