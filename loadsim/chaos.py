@@ -51,29 +51,31 @@ class Chaos:
         self.schedule = sorted((rng.uniform(0.1, 0.8), kind) for kind in self.kinds)
 
     def tick(self, client: Encore, done: int) -> None:
-        """Kill whatever is due at `done` commands (called from the simulator's main thread)."""
-        while self.schedule and done >= self.schedule[0][0] * self.total:
-            _, kind = self.schedule.pop(0)
-            self._kill(client, kind, done)
+        """Do the next kill if it is due at `done` commands (called from the simulator's main
+        thread, about every 50 ms). One kill per tick: kills due together are spread out, and
+        a kill whose role has no running actor now (all restarting) waits for the next tick."""
+        if self.schedule and done >= self.schedule[0][0] * self.total:
+            if self._kill(client, self.schedule[0][1], done):
+                self.schedule.pop(0)
 
-    def _kill(self, client: Encore, kind: str, done: int) -> None:
+    def _kill(self, client: Encore, kind: str, done: int) -> bool:
         actors = [a for a in client.status()["actors"]   # running now, by a pid it reported just now
                   if a.get("role") in ROLES[kind] and a.get("running") and a.get("answered") and a.get("pid")]
         if kind == "kill-query":
             actors = [a for a in actors if a.get("queries", 0) > 0] or actors
         if not actors:
-            self.kills.append({"kind": kind, "at_commands": done, "victim": None})
-            return
+            return False
         victim = self.rng.choice(actors)
         try:
             os.kill(victim["pid"], signal.SIGKILL)
         except ProcessLookupError:  # it died since it reported: nothing was killed
-            self.kills.append({"kind": kind, "at_commands": done, "victim": None})
-            return
+            return False
         self.kills.append({"kind": kind, "at_commands": done, "victim": victim["name"], "pid": victim["pid"],
                            "time": time.time()})
+        return True
 
     def report(self, status: dict, retried: int, lost: int, duplicated: int) -> dict:
         restarts = sum(a.get("restarts", 0) for a in status.get("actors", []))
-        return {"kills": sum(1 for k in self.kills if k["victim"]), "restarts": restarts, "retried": retried,
-                "lost": lost, "duplicated": duplicated, "events": self.kills}
+        return {"kills": len(self.kills), "planned": len(self.kinds), "not_done": len(self.schedule),
+                "restarts": restarts, "retried": retried, "lost": lost, "duplicated": duplicated,
+                "events": self.kills}
