@@ -415,10 +415,12 @@ class Encore:
             if quietly:
                 return
             raise Unavailable("the system serves no subscriptions (no feed actor); restart it with this Encore")
+        if quietly and self.state is ClientState.CLOSED:
+            return   # the subscription ends after its client: nothing to tell
         if self.is_embedded:
             with self._lock:
                 system.tell(feed, message)
-        elif self.state is ClientState.OPEN or not quietly:
+        else:
             system.tell(feed, message)
 
     # ---------------------------------------------------------------- operations
@@ -509,3 +511,8 @@ def _raise_query_error(error: dict) -> None:
 
 
 __all__ = ["ClientState", "CommandResult", "Encore", "EncoreError"]
+
+
+from .async_client import AsyncEncore  # noqa: E402  (it builds on Encore, defined above)
+
+__all__ += ["AsyncEncore"]

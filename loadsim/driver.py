@@ -10,15 +10,17 @@ the model.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import random
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.client import CommandResult, Encore
+from actors.client import AsyncEncore, CommandResult, Encore
 from actors.errors import AskTimeout, EncoreError, Unavailable
 
 from .workload import Step, Workload
@@ -36,6 +38,7 @@ class DriveOptions:
     seed: int
     ask_timeout_s: float = 10.0
     query_timeout_s: float = 5.0
+    concurrency: int = 1      # single asks kept in flight at once (through AsyncEncore)
 
 
 @dataclass
@@ -66,6 +69,9 @@ class Driver:
             count: bool = True) -> None:
         """Send `steps` in batches (of `batch`, default the options'), recording into `report`;
         `count` adds them to the progress counter."""
+        if batch is None and self.options.concurrency > 1:
+            self.run_concurrently(steps, ids, report)
+            return
         size, rate = batch or self.options.batch, self.options.rate
         started = time.monotonic()
         for start in range(0, len(steps), size):
@@ -82,6 +88,60 @@ class Driver:
                 self.progress.value += len(chunk)
             if self.options.reads:
                 self._queries(chunk, results, report)
+
+    def run_concurrently(self, steps: list[Step], ids: list[str], report: ClientReport) -> None:
+        """Single asks with `concurrency` of them in flight, through AsyncEncore (which coalesces
+        them). Each entity's steps stay in order: they share a lane, and a lane asks one at a time."""
+        outcomes: list[tuple | None] = [None] * len(steps)
+        lanes: list[list[int]] = [[] for _ in range(self.options.concurrency)]
+        for index, step in enumerate(steps):
+            lanes[zlib.crc32(step.key.encode()) % len(lanes)].append(index)
+
+        async def lane(client: AsyncEncore, indices: list[int]) -> None:
+            for index in indices:
+                began = time.monotonic()
+                result = await self._submit(client, steps[index], ids[index], report)
+                done = time.monotonic()
+                outcomes[index] = _outcome(result)
+                report.latencies_ms.append((done - began) * 1000)
+                report.finished_at.append((done, 1))
+                if self.progress is not None:
+                    self.progress.value += 1
+                if self.options.reads:
+                    await asyncio.to_thread(self._queries, [steps[index]], [result], report)
+
+        async def all_lanes() -> None:
+            client = AsyncEncore(self.client, owns_sync=False)
+            try:
+                await asyncio.gather(*(lane(client, indices) for indices in lanes if indices))
+            finally:
+                await client.close()
+
+        asyncio.run(all_lanes())
+        report.outcomes.extend(outcomes)
+
+    async def _submit(self, client: AsyncEncore, step: Step, command_id: str, report: ClientReport) -> CommandResult:
+        """One single ask, retried with its command id as `_send` retries a batch."""
+        attempts, pause, down_until = 0, 0.05, time.monotonic() + UNAVAILABLE_WAIT_S
+        while True:
+            try:
+                result = await client.submit(step.command, command_id=command_id, timeout=self.options.ask_timeout_s)
+            except AskTimeout:
+                result = None
+            except Unavailable:
+                if time.monotonic() > down_until:
+                    raise
+                report.retried += 1
+                await asyncio.sleep(pause)
+                pause = min(RETRY_PAUSE_CAP_S, pause * 2)
+                continue
+            if result is not None and (result.status not in ("failed", "unavailable", "timeout")
+                                       or attempts == MAX_RETRIES):
+                return result
+            attempts += 1
+            report.retried += 1
+            if attempts > MAX_RETRIES:
+                raise AskTimeout(f"no answer after {MAX_RETRIES} retries (id {command_id})", command_id)
 
     def _send(self, batch: list[Step], ids: list[str], report: ClientReport) -> list[CommandResult]:
         """ask_many, retried with the same command ids (they apply once) while it times out, its

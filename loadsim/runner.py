@@ -10,6 +10,7 @@ and its figures printed, and written with --json; the exit code is 0 only when e
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import queue
 import sys
@@ -51,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--commands", type=int, default=None, help="commands in the timed part (default: the workload's)")
     p.add_argument("--clients", type=int, default=1, help="client processes (default 1)")
     p.add_argument("--batch", type=int, default=100, help="commands per ask_many; 1 = single asks (default 100)")
+    p.add_argument("--concurrency", type=int, default=1,
+                   help="with --batch 1: single asks each client keeps in flight at once, through the asyncio "
+                        "client that coalesces them (default 1: one at a time)")
     p.add_argument("--rate", type=float, default=None, help="open loop: commands/s in all (default: closed loop)")
     p.add_argument("--reads", type=float, default=None, help="percent of commands followed by a query")
     p.add_argument("--seed", type=int, default=42)
@@ -71,7 +75,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def check(args: argparse.Namespace) -> None:
-    for name in ("clients", "batch", "shards"):
+    for name in ("clients", "batch", "shards", "concurrency"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be at least 1, not {getattr(args, name)}")
     for name in ("entities", "commands"):
@@ -79,6 +83,12 @@ def check(args: argparse.Namespace) -> None:
             raise ConfigError(f"--{'accounts' if name == 'entities' else name} must be at least 1")
     if args.rate is not None and args.rate <= 0:
         raise ConfigError(f"--rate must be a positive number of commands/s, not {args.rate}")
+    if args.concurrency > 1 and args.batch != 1:
+        raise ConfigError(f"--concurrency keeps single asks in flight: use it with --batch 1 (not {args.batch})")
+    if args.concurrency > 1 and args.rate is not None:
+        raise ConfigError("--concurrency is a closed loop (each lane asks when its last ask returned); drop --rate")
+    if args.concurrency > 10_000:
+        raise ConfigError(f"--concurrency {args.concurrency} is more than 10000 asks in flight per client")
     if args.reads is not None and not 0 <= args.reads <= 100:
         raise ConfigError(f"--reads is a percentage, 0..100, not {args.reads}")
     if args.embedded and args.chaos:
@@ -145,7 +155,8 @@ def run_clients(args, target: Target, workload: Workload, plan: Plan, ids: dict[
                 chaos: Chaos | None = None) -> dict:
     """Run the plan; returns per-step outcomes (in plan order), the merged reports and the times."""
     rate = args.rate / args.clients if args.rate else None
-    options = DriveOptions(args.batch, rate, workload.default_reads if args.reads is None else args.reads, args.seed)
+    options = DriveOptions(args.batch, rate, workload.default_reads if args.reads is None else args.reads, args.seed,
+                           concurrency=args.concurrency)
     if chaos is not None:   # a killed actor's asks time out: notice it soon, retry at the new address
         options.ask_timeout_s, options.query_timeout_s = 3.0, 2.0
     shares = {phase: partition(getattr(plan, phase), args.clients) for phase in ("setup", "main")}
@@ -158,8 +169,7 @@ def run_clients(args, target: Target, workload: Workload, plan: Plan, ids: dict[
     for index in range(args.clients):
         phase_args = {phase: ([getattr(plan, phase)[i] for i in shares[phase][index]],
                               [ids[phase][i] for i in shares[phase][index]]) for phase in ("setup", "main")}
-        options_i = DriveOptions(options.batch, options.rate, options.reads, args.seed * 1000 + index,
-                                 options.ask_timeout_s, options.query_timeout_s)
+        options_i = dataclasses.replace(options, seed=args.seed * 1000 + index)
         processes.append(context.Process(
             target=client_process, name=f"loadsim-client-{index}",
             args=(index, str(target.data_dir), workload, phase_args["setup"], phase_args["main"], options_i,
@@ -286,6 +296,7 @@ def figures(args, target: Target, workload: Workload, run: dict, verification, s
     shards = [a for a in status.get("actors", []) if a.get("role") == "shard"]
     return {
         "workload": workload.name, "mode": target.mode, "clients": args.clients, "batch": args.batch,
+        "concurrency": args.concurrency,
         "rate": args.rate, "seed": args.seed, "entities": workload.entities, "commands": len(main),
         **count, "elapsed_s": round(run["elapsed"], 3), "commands_per_s": round(len(main) / run["elapsed"], 1),
         "latency_ms": report.latency_summary(merged.latencies_ms),
@@ -330,7 +341,8 @@ def simulate(args: argparse.Namespace) -> int:
             target = stack.enter_context(attached(data, workload))
         head_before = _head(target.data_dir)
         print(f"loadsim {workload.name}: {workload.entities:,} entities, {len(plan.main):,} commands, "
-              f"{target.mode}, {args.clients} client(s), batch {args.batch}, seed {args.seed}", file=sys.stderr)
+              f"{target.mode}, {args.clients} client(s), batch {args.batch}, concurrency {args.concurrency}, "
+              f"seed {args.seed}", file=sys.stderr)
         chaos = Chaos(args.chaos, args.seed, len(plan.main)) if args.chaos else None
         run = run_clients(args, target, workload, plan, ids, chaos)
         target.client.refresh_topology()   # actors killed during the run live at new addresses
