@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import threading
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -137,7 +138,7 @@ class AsyncEncore:
             timeout = max(t for _, _, t in batch)
             sent = asyncio.get_running_loop().run_in_executor(
                 self._threads, self.sync._send, [item for item, _, _ in batch], timeout)
-            sent.add_done_callback(lambda done, batch=batch: self._delivered(shard, queue, batch, done))
+            sent.add_done_callback(functools.partial(self._delivered, shard, queue, batch))
 
     def _delivered(self, shard: int, queue: _ShardQueue, batch: list, done: asyncio.Future) -> None:
         queue.in_flight -= 1

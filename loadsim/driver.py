@@ -118,7 +118,7 @@ class Driver:
                 await client.close()
 
         asyncio.run(all_lanes())
-        report.outcomes.extend(outcomes)
+        report.outcomes.extend(o for o in outcomes if o is not None)   # every lane ran to its end
 
     async def _submit(self, client: AsyncEncore, step: Step, command_id: str, report: ClientReport) -> CommandResult:
         """One single ask, retried with its command id as `_send` retries a batch."""
