@@ -199,8 +199,8 @@ class AsyncEncore:
                     return
                 yield item
         finally:
-            stop.set()
-            self._readers.discard((reader, stop))
+            stop.set()   # the reader ends within a second; close() waits for it
+            self._readers = {(t, s) for t, s in self._readers if t.is_alive()}
 
 
 @dataclass(frozen=True)

@@ -9,24 +9,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
-
-from pydantic import BaseModel
+from typing import Any
 
 from storage import open_store
 
 from . import system
 from .errors import EncoreError, ValidationFailed
+from .fields import parse_fields
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_APP = "examples.all:app"
 MAX_TIMEOUT_S = 3600.0
+DEFAULT_HTTP_PORT = 8480
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--follow", action="store_true",
                         help="keep printing new events as they are committed, from the running system (Ctrl-C ends)")
     events.set_defaults(handler=cmd_events)
+    http = sub.add_parser("http", parents=[data], help="serve the running system over HTTP/JSON (Ctrl-C stops)")
+    http.add_argument("--port", type=int, default=DEFAULT_HTTP_PORT, help=f"HTTP port (default {DEFAULT_HTTP_PORT})")
+    http.add_argument("--allow-remote", metavar="HOST", default=None,
+                      help="listen on HOST beyond loopback: the door has no authentication of its own")
+    http.set_defaults(handler=cmd_http)
     return parser
 
 
@@ -177,6 +182,36 @@ def _warn_remote(args: argparse.Namespace) -> None:
               f"Only do this on a trusted, firewalled network.", file=sys.stderr)
 
 
+def cmd_http(args: argparse.Namespace) -> int:
+    """Serve the system on --data over HTTP in the foreground, until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    from .http import attached
+
+    host = args.allow_remote or "127.0.0.1"
+    _check_port_free(host, args.port)
+    data = args.data.resolve()
+    if not (data / "system.json").exists():
+        raise system.NoSystemRunning(f"no system is running on {data}; start one with `encore start --data {data}`")
+    if args.allow_remote:
+        print(f"WARNING: serving HTTP on {host} without authentication: anyone who can reach it can send commands.",
+              file=sys.stderr)
+    print(f"encore http: serving the system on {data} at http://{host}:{args.port}", flush=True)
+    uvicorn.run(attached(data), host=host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    if not 0 < port < 65536:
+        raise ValidationFailed(f"--port {port} is not a TCP port (1 to 65535)")
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise system.SystemAlreadyRunning(f"cannot serve HTTP on {host}:{port} ({e.strerror}); choose "
+                                              f"another --port") from None
+
+
 def cmd_stop(args: argparse.Namespace) -> int:
     state = system.request_stop(args.data.resolve())
     report, problems = state["report"] or {}, stop_problems(state)
@@ -254,58 +289,6 @@ def cmd_restart(args: argparse.Namespace) -> int:
         message = client.restart(args.name)
     _print(args, {"restarted": args.name, "message": message}) if args.json else print(f"{args.name}: {message}")
     return 0
-
-
-def parse_fields(pairs: list[str], model: type[BaseModel] | None = None, *, fields_json: str | None = None
-                 ) -> dict[str, Any]:
-    """`field=value` pairs as a command's or query's fields. A field the model types as text
-    keeps its value as written (`task_id=1` is the string "1"); any other value is read as JSON
-    when it parses (numbers, true, lists, objects) and left as text when not, for the model's
-    own validation to judge. `fields_json`, a JSON object, gives fields (nested ones too) first."""
-    fields: dict[str, Any] = _json_object(fields_json) if fields_json else {}
-    declared = model.model_fields if model is not None else {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep or not name:
-            raise ValidationFailed(f"argument {pair!r} must look like field=value")
-        field = declared.get(name)
-        fields[name] = raw if field is not None and _wants_text(field.annotation) else _json_or_text(raw)
-    return fields
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        raise ValidationFailed(f"--fields is not valid JSON ({str(e)[:100]}); give a JSON object") from None
-    if not isinstance(value, dict):
-        raise ValidationFailed(f"--fields must be a JSON object, not {type(value).__name__}")
-    return value
-
-
-def _json_or_text(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-    except RecursionError:
-        raise ValidationFailed(f"value {raw[:40]!r}... nests too deeply to read") from None
-
-
-def _wants_text(annotation: Any) -> bool:
-    """Whether a field of this type takes text as written: str (constrained too), a Literal of
-    strings, or an optional of those."""
-    if annotation is str:
-        return True
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Literal:
-        return all(isinstance(a, str) for a in args)
-    if origin is Annotated:
-        return _wants_text(args[0])
-    if origin in (Union, UnionType):
-        real = [a for a in args if a is not type(None)]
-        return bool(real) and all(_wants_text(a) for a in real)
-    return False
 
 
 def cmd_send(args: argparse.Namespace) -> int:

@@ -513,6 +513,12 @@ def _raise_query_error(error: dict) -> None:
 __all__ = ["ClientState", "CommandResult", "Encore", "EncoreError"]
 
 
-from .async_client import AsyncEncore  # noqa: E402  (it builds on Encore, defined above)
+def __getattr__(name: str) -> Any:
+    """`actors.client.AsyncEncore`, from its own module (which builds on this one)."""
+    if name == "AsyncEncore":
+        from .async_client import AsyncEncore
+        return AsyncEncore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ += ["AsyncEncore"]

@@ -114,6 +114,8 @@ class Feed(FollowerActor):
         except ValidationFailed as e:
             self.send(sender, SubscribeRefused(str(msg.subscription_id)[:200], error_to_plain(e)))
             return
+        if subscription.subscription_id not in self.subscriptions:
+            log.info("subscription %s from offset %d", subscription.subscription_id, subscription.position)
         self.subscriptions[subscription.subscription_id] = subscription
         self._pump(subscription)
 
@@ -125,7 +127,8 @@ class Feed(FollowerActor):
             self._pump(subscription)
 
     def receiveMsg_Unsubscribe(self, msg: Unsubscribe, sender) -> None:
-        self.subscriptions.pop(msg.subscription_id, None)
+        if self.subscriptions.pop(msg.subscription_id, None) is not None:
+            log.info("subscription %s ended by its client", msg.subscription_id)
 
     def advance(self) -> bool:
         now = time.monotonic()

@@ -1,0 +1,155 @@
+"""The HTTP door (`encore http`), driven with httpx against a live server and a launched system."""
+
+import json
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from .system_helpers import ENCORE, ROOT, RunningSystem, free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def door(tmp_path_factory):
+    data = tmp_path_factory.mktemp("http") / "data"
+    system = RunningSystem(data, free_port())
+    port = free_port()
+    server = subprocess.Popen([*ENCORE, "http", "--data", str(data), "--port", str(port)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "serving" in server.stdout.readline()
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=10) as http:
+            _wait_until_serving(http, server)
+            yield http, base, data
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        system.stop()
+
+
+def _wait_until_serving(http, server, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.stderr.read()
+        try:
+            if http.get("/status").status_code == 200:
+                return
+        except httpx.TransportError:   # not listening yet: the next try waits on the connect
+            continue
+    raise AssertionError("the HTTP door did not answer in time")
+
+
+def test_commands_map_their_status_to_http_codes(door):
+    http, _, _ = door
+    opened = http.post("/commands/OpenAccount", json={"account_id": "h1", "owner": "ann"})
+    assert opened.status_code == 200 and opened.json()["position"] >= 1
+    rejected = http.post("/commands/Withdraw", json={"account_id": "h1", "amount": 5})
+    assert rejected.status_code == 409 and rejected.json()["code"] == "insufficient_funds"
+    invalid = http.post("/commands/Deposit", json={"account_id": "h1", "amount": "lots"})
+    assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "amount"
+
+
+def test_the_idempotency_key_is_the_command_id(door):
+    http, _, _ = door
+    http.post("/commands/OpenAccount", json={"account_id": "h2", "owner": "ann"})
+    first = http.post("/commands/Deposit", json={"account_id": "h2", "amount": 5}, headers={"Idempotency-Key": "k-1"})
+    again = http.post("/commands/Deposit", json={"account_id": "h2", "amount": 5}, headers={"Idempotency-Key": "k-1"})
+    assert first.json()["command_id"] == "k-1" and again.json()["duplicate"] is True
+    assert again.json()["position"] == first.json()["position"]
+    balance = http.get("/queries/GetBalance", params={"account_id": "h2", "after": first.json()["position"]})
+    assert balance.status_code == 200 and balance.json()["balance"] == 5
+
+
+@pytest.mark.parametrize(("path", "body", "code", "says"), [
+    ("/commands/Deposit", b"{not json", 400, "not valid JSON"),
+    ("/commands/Deposit", b"[1, 2]", 422, "JSON object"),
+    ("/commands/Deposit", b"[" * 100_000, 400, "not valid JSON"),
+    ("/commands/NoSuchThing", b"{}", 404, "known:"),
+    ("/commands/Deposit", b'{"account_id": "' + b"x" * (2 << 20) + b'"}', 413, "at most"),
+])
+def test_bad_bodies_get_a_clear_error_and_write_nothing(door, path, body, code, says):
+    http, _, _ = door
+    head = http.get("/status").json()["head_offset"]
+    answer = http.post(path, content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == code and says in answer.json()["message"]
+    assert http.get("/status").json()["head_offset"] == head
+
+
+@pytest.mark.parametrize(("params", "code", "says"), [
+    ({"account_id": "h1", "after": "soon"}, 422, "not an integer"),
+    ({"account_id": "h1", "after": "-1"}, 422, "log position"),
+    ({"account_id": "h1", "timeout": "nan"}, 422, "timeout"),
+    ({"account_id": "h1", "after": str(10**9), "timeout": "0.2"}, 503, "not 1000000000"),
+])
+def test_bad_queries_get_a_clear_error(door, params, code, says):
+    http, _, _ = door
+    answer = http.get("/queries/GetBalance", params=params)
+    assert answer.status_code == code and says in answer.json()["message"], answer.text
+    assert http.get("/queries/Nope").status_code == 404
+
+
+def test_events_stream_as_server_sent_events_and_resume_by_last_event_id(door):
+    http, base, _ = door
+    http.post("/commands/OpenAccount", json={"account_id": "sse", "owner": "o"})
+    with httpx.Client(base_url=base, timeout=10) as streaming:
+        with streaming.stream("GET", "/events", params={"after": 0, "streams": "account:sse"}) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            lines = response.iter_lines()
+            first = _next_event(lines)
+        with streaming.stream("GET", "/events", headers={"Last-Event-ID": str(first["offset"])}) as response:
+            lines = response.iter_lines()
+            http.post("/commands/Deposit", json={"account_id": "sse", "amount": 3})   # live
+            following = _next_event(lines)
+    assert first["stream"] == "account:sse" and first["type"] == "AccountOpened"
+    assert following["offset"] == first["offset"] + 1
+
+
+def test_a_client_that_disconnects_mid_stream_ends_its_subscription(door):
+    http, base, _ = door
+    http.post("/commands/OpenAccount", json={"account_id": "before-sse", "owner": "o"})
+    with httpx.Client(base_url=base, timeout=10) as streaming:
+        with streaming.stream("GET", "/events", params={"after": 0}) as response:
+            lines = response.iter_lines()   # held: dropping the iterator closes the connection
+            _next_event(lines)
+            assert _feed(http)["subscriptions"] >= 1, _feed(http)
+    deadline = time.monotonic() + 20
+    while _feed(http)["subscriptions"] and time.monotonic() < deadline:
+        http.get("/status")
+    assert _feed(http)["subscriptions"] == 0
+    assert http.post("/commands/OpenAccount", json={"account_id": "after-sse", "owner": "o"}).status_code == 200
+
+
+def test_openapi_describes_every_command_and_query(door):
+    http, _, _ = door
+    spec = http.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.")
+    assert "/commands/Deposit" in spec["paths"] and "/queries/GetBalance" in spec["paths"]
+    deposit = spec["components"]["schemas"]["Deposit"]
+    assert set(deposit["required"]) >= {"account_id", "amount"}
+
+
+def test_the_door_refuses_a_port_in_use_and_a_missing_system(door, tmp_path):
+    _, base, data = door
+    port = base.rsplit(":", 1)[1]
+    taken = subprocess.run([*ENCORE, "http", "--data", str(data), "--port", port], capture_output=True, text=True,
+                           timeout=60, cwd=ROOT)
+    assert taken.returncode == 2 and "choose another --port" in taken.stderr
+    nothing = subprocess.run([sys.executable, str(ROOT / "bin" / "encore"), "http", "--data", str(tmp_path),
+                              "--port", str(free_port())], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert nothing.returncode == 2 and "no system is running" in nothing.stderr
+
+
+def _next_event(lines):
+    for line in lines:
+        if line.startswith("data: "):
+            return json.loads(line[6:])
+    raise AssertionError("the stream ended without an event")
+
+
+def _feed(http):
+    return next(a for a in http.get("/status").json()["actors"] if a["role"] == "feed")
