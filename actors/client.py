@@ -15,6 +15,7 @@ system runs in the calling thread, one caller at a time.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import itertools
 import os
@@ -184,6 +185,9 @@ class Encore:
     def close(self) -> None:
         if self.state is ClientState.CLOSED:
             return
+        for subscription_id in list(self._pages):   # subscriptions left open end with their client
+            with contextlib.suppress(EncoreError, OSError):
+                self._tell_feed(self._system, Unsubscribe(subscription_id), quietly=True)
         self.state = ClientState.CLOSED
         if self.is_embedded:
             with self._lock:
@@ -380,7 +384,9 @@ class Encore:
             yield system
 
     def _follow(self, system: ActorSystem, request: SubscribeRequest, stop: Any) -> Iterator[StoredEvent]:
-        last, inbox = request.after, self._pages[request.subscription_id]
+        """Pages in chain order (Thespian may deliver them out of order): a page waits in `held`
+        until the one before it came; a range already taken is dropped."""
+        upto, inbox, held = request.after, self._pages[request.subscription_id], {}
         self._tell_feed(system, request)
         heard = time.monotonic()
         try:
@@ -391,15 +397,22 @@ class Encore:
                 if not isinstance(message, EventPage) or message.subscription_id != request.subscription_id:
                     if time.monotonic() - heard > RESUBSCRIBE_S:  # the feed restarted, or a page was lost
                         self.refresh_topology()
-                        self._tell_feed(system, _resumed(request, last))
+                        held.clear()
+                        self._tell_feed(system, _resumed(request, upto))
                         heard = time.monotonic()
                     continue
                 heard = time.monotonic()
-                for record in message.events:
-                    if record[0] > last:
-                        last = record[0]
-                        yield StoredEvent(*record)
-                self._tell_feed(system, PageSeen(request.subscription_id))
+                if message.upto <= upto:   # a range taken already (sent again after a resubscribe)
+                    self._tell_feed(system, PageSeen(request.subscription_id))
+                    continue
+                held[message.after] = message
+                while upto in held:
+                    page = held.pop(upto)
+                    for record in page.events:
+                        if record[0] > upto:
+                            yield StoredEvent(*record)
+                    upto = page.upto
+                    self._tell_feed(system, PageSeen(request.subscription_id))
         finally:
             self._tell_feed(system, Unsubscribe(request.subscription_id), quietly=True)
 

@@ -60,6 +60,11 @@ class Subscription:
     categories: frozenset[str] | None = None
     in_flight: int = 0
     heard: float = field(default_factory=time.monotonic)
+    sent_upto: int = -1          # where the last page sent ended (its successor's `after`)
+
+    def __post_init__(self) -> None:
+        if self.sent_upto < 0:
+            self.sent_upto = self.position
 
     def matches(self, event: StoredEvent) -> bool:
         return ((self.types is None or event.type in self.types)
@@ -153,7 +158,9 @@ class Feed(FollowerActor):
             subscription.position = page[-1].offset
             events = [tuple(e) for e in page if subscription.matches(e)]
             if events:
-                self.send(subscription.reply_to, EventPage(subscription.subscription_id, events, subscription.position))
+                self.send(subscription.reply_to, EventPage(subscription.subscription_id, subscription.sent_upto,
+                                                           events, subscription.position))
+                subscription.sent_upto = subscription.position
                 subscription.in_flight += 1
                 self.pages_sent += 1
         return scanned >= SCAN_PER_TURN

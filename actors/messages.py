@@ -130,10 +130,12 @@ class SubscribeRefused:
 
 @dataclass(frozen=True, repr=False)
 class EventPage:
-    """Feed -> client: events in log order (StoredEvent fields as tuples); `upto` is the last
-    offset the feed read for this page (filtered-out events included)."""
+    """Feed -> client: the events in (after, upto] that pass the filters, in log order
+    (StoredEvent fields as tuples). Pages of one subscription chain (each `after` is the previous
+    page's `upto`), so a client puts pages that arrive out of order back in order."""
 
     subscription_id: str
+    after: int
     events: list[tuple]
     upto: int
 

@@ -2,7 +2,8 @@
 
 It holds no LMDB handle (an actor that creates children must not: they fork from it). Restarts
 back off exponentially, as Akka's backoff supervisor does: 0.1 s doubling up to BACKOFF_CAP_S,
-counted over the restarts of the last RESTART_WINDOW_S seconds, and never given up: an actor that
+counted over the restarts of the last RESTART_WINDOW_S seconds (an actor that ran
+BACKOFF_RESET_S before it died starts afresh, as Akka's auto-reset), and never given up: an actor that
 died more than CRASH_LOOP_RESTARTS times in that window is marked crash-looping in the status
 (with its last error) and keeps being restarted at the cap, so the system heals by itself once
 the fault clears. An operator can ask for a restart at once (`encore restart NAME`).
@@ -54,6 +55,7 @@ CRASH_LOOP_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
 BACKOFF_FIRST_S = 0.1
 BACKOFF_CAP_S = 30.0
+BACKOFF_RESET_S = 10.0   # an actor that ran this long before it died starts its backoff afresh
 STATUS_TIMEOUT_S = 3.0
 FLUSH_TIMEOUT_S = 20.0
 
@@ -76,6 +78,7 @@ class Slot:
     recent: list[float] = field(default_factory=list)   # monotonic times of recent deaths
     last_error: str = ""                                # why it last failed to start or died
     restart_at: float | None = None                     # wall time of the planned restart
+    ready_at: float | None = None                       # monotonic time it became ready
     last_report: dict[str, Any] = field(default_factory=dict)   # its last status report
 
     @property
@@ -187,7 +190,7 @@ class Supervisor(ActorTypeDispatcher):
                 self.starter, self.start_failed = None, True
                 self._stop_children()
             return
-        slot.ready, slot.last_error = True, ""
+        slot.ready, slot.last_error, slot.ready_at = True, "", time.monotonic()
         self.generation += 1
         self._connect_followers(slot)
         if self.starter is not None and all(s.ready for s in self.slots.values()):
@@ -237,6 +240,9 @@ class Supervisor(ActorTypeDispatcher):
         if self.start_failed:
             return  # the system is being taken down
         now = time.monotonic()
+        if slot.ready_at is not None and now - slot.ready_at >= BACKOFF_RESET_S:
+            slot.recent = []   # it ran well before it died (Akka's auto-reset): not a crash loop
+        slot.ready_at = None
         slot.recent = [t for t in slot.recent if now - t < RESTART_WINDOW_S] + [now]
         slot.last_error = slot.last_error or "exited"
         delay = backoff_s(len(slot.recent))
@@ -330,7 +336,8 @@ class Supervisor(ActorTypeDispatcher):
         entry.update({"role": slot.role, "name": slot.name, "restarts": slot.restarts,
                       "running": slot.address is not None, "answered": fresh is not None,
                       "crash_loop": slot.crash_looping, "last_error": slot.last_error or None,
-                      "restart_at": slot.restart_at})
+                      "restart_at": slot.restart_at,
+                      "up_s": None if slot.ready_at is None else round(time.monotonic() - slot.ready_at, 3)})
         if slot.role == "projection" and "checkpoint" in entry:
             entry["lag"] = max(0, head - entry["checkpoint"])
         return entry

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,37 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+class DeliveryLatency:
+    """How long after their commit events were applied: from the commit time the shard recorded
+    (taken just before its fsync, so the figure includes the commit itself) to when the page
+    that held them was applied. Only events committed while this follower ran count; the last
+    KEEP of them are kept."""
+
+    KEEP = 20_000
+
+    def __init__(self) -> None:
+        self.since = time.time()
+        self.seconds: deque[float] = deque(maxlen=self.KEEP)
+
+    def record(self, page: list[StoredEvent]) -> None:
+        if page[-1].time < self.since:   # a catch-up of older events: not a delivery
+            return
+        now = time.time()
+        self.seconds.extend(now - e.time for e in page if e.time >= self.since)
+
+    def summary(self) -> dict[str, Any]:
+        return latency_summary_ms(self.seconds)
+
+
+def latency_summary_ms(seconds: Any) -> dict[str, Any]:
+    """{events, p50, p99} in milliseconds of a collection of durations in seconds."""
+    ordered = sorted(seconds)
+    if not ordered:
+        return {"events": 0}
+    at = [round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3) for q in (0.50, 0.99)]
+    return {"events": len(ordered), "p50": at[0], "p99": at[1]}
+
+
 @dataclass
 class FollowerStats:
     applied: int = 0
@@ -68,6 +100,7 @@ class ViewFollower:
         self.failure: str | None = None
         self.save_error: str | None = None   # the last failed save (disk full...), until one succeeds
         self.stats = FollowerStats()
+        self.delivery = DeliveryLatency()
 
     def resume(self) -> None:
         """Start from the stored view snapshot, when its schema is this code's."""
@@ -108,6 +141,7 @@ class ViewFollower:
         else:
             self.checkpoint = stored.offset
         self.stats.applied += applied
+        self.delivery.record(page)
 
     def save_if_due(self, *, force: bool = False) -> bool:
         moved = self.checkpoint - self.saved_checkpoint
@@ -153,4 +187,5 @@ class ViewFollower:
             "view": self.name, "checkpoint": self.checkpoint, "applied": self.stats.applied,
             "snapshot_checkpoint": self.saved_checkpoint, "resumed_from": self.stats.resumed_from,
             "queries": self.stats.queries, "failure": self.failure, "save_error": self.save_error,
+            "delivery_ms": self.delivery.summary(),
         }

@@ -9,6 +9,8 @@ Each of those is measured in this process on a fresh LMDB store with durable com
   workload's commands in batches of 100 against 10,000 open accounts; microseconds per command,
   median and best of chunks of 5,000 commands. What a launched shard adds is Thespian's transport
   and the other processes' share of the cores.
+- push: how soon a commit reaches a view and a subscriber by itself (pushed notices, no after=),
+  on a launched system: p50 and p99 in milliseconds.
 - roundtrip: Thespian's transport alone: a client of a launched system asks a shard for a reply
   that does no work (Flush), one at a time; what every ask pays on top of the shard's work.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -29,7 +32,7 @@ from actors.errors import AskTimeout, EncoreError
 from actors.hosting import AggregateHost
 from actors.messages import Flush, Flushed
 from actors.settings import Settings
-from actors.viewing import ViewFollower
+from actors.viewing import ViewFollower, latency_summary_ms
 from examples import bank
 from storage import AppendEntry, NewEvent, Snapshot, open_store
 
@@ -145,11 +148,63 @@ def bench_roundtrip(asks: int) -> dict:
             "p99_ms": round(times[int(asks * 0.99)] * 1000, 3)}
 
 
+def bench_push(commands: int) -> dict:
+    """Commit to view and commit to subscriber on a launched bank system: single deposits one at
+    a time, each its own commit; nobody asks a view to wait (no after=). The view's figure is the
+    balances replica's own record (actors.viewing.DeliveryLatency); the subscriber's, taken in a
+    process of its own (so it never waits for this one's GIL) at each event's arrival. Both count
+    from the commit time the shard recorded as the commit began, so they include its fsync."""
+    workload = BankWorkload(1, 1, 0)
+    with launched(workload, 1, None) as data, Encore.attach(data) as client:
+        client.ask_many([bank.OpenAccount(account_id=f"p{i}", owner="o") for i in range(100)])
+        head = client.status()["head_offset"]
+        context = multiprocessing.get_context("spawn")
+        arrivals, ready = context.Queue(), context.Event()
+        subscriber = context.Process(target=_subscribe, args=(str(data), head, commands, ready, arrivals))
+        subscriber.start()
+        try:
+            _wait_subscribed(client, ready)
+            for n in range(commands):
+                client.ask(bank.Deposit(account_id=f"p{n % 100}", amount=1))
+            seconds = arrivals.get(timeout=60)
+        finally:
+            subscriber.join(timeout=30)
+            if subscriber.is_alive():
+                subscriber.kill()   # our own child, by its handle
+        view = next(a for a in client.status()["actors"] if a.get("view") == "balances")
+    return {"commands": commands, "commit_to_view_ms": view["delivery_ms"],
+            "commit_to_subscriber_ms": latency_summary_ms(seconds)}
+
+
+def _wait_subscribed(client: Encore, ready) -> None:
+    """Until the subscriber process attached and the feed holds its subscription."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if ready.wait(1) and any(a.get("subscriptions") for a in client.status()["actors"] if a["role"] == "feed"):
+            return
+    raise AskTimeout("the subscriber process did not subscribe within 60 s")
+
+
+def _subscribe(data: str, after: int, count: int, ready, arrivals) -> None:
+    """The subscriber process: the delay of each of `count` events after `after`."""
+    seconds: list[float] = []
+    with Encore.attach(data) as client:
+        events = client.subscribe(after)
+        ready.set()   # the subscription is sent when the iteration begins, just below
+        for event in events:
+            seconds.append(time.time() - event.time)
+            if len(seconds) >= count:
+                break
+        events.close()
+    arrivals.put(seconds)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench-runtime", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path, metavar="FILE")
     parser.add_argument("--asks", type=int, default=3000, help="round trips to time (0: skip)")
+    parser.add_argument("--push", type=int, default=2000, help="commits whose delivery to time (0: skip)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp:
         figures = {"activation": bench_activation(Path(tmp) / "activation", args.repeats),
@@ -157,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                    "shard_path": bench_shard_path(Path(tmp) / "shard", chunks=4 * args.repeats)}
     if args.asks > 0:
         figures["roundtrip"] = bench_roundtrip(args.asks)
+    if args.push > 0:
+        figures["push"] = bench_push(args.push)
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -183,6 +183,10 @@ def run_clients(args, target: Target, workload: Workload, plan: Plan, ids: dict[
         go.set()
         with Progress(len(plan.main), lambda: sum(c.value for c in counters), started, not args.no_progress):
             reports = _collect(done, processes, lambda: _chaos_tick(chaos, target, counters))
+    except BaseException:   # Ctrl-C or a failed client: the others stop now, not after their share
+        for process in processes:
+            process.kill()   # our own children, by their handles
+        raise
     finally:
         for process in processes:
             process.join(timeout=30)

@@ -132,7 +132,7 @@ def test_bench_runtime_measures_activation_rebuild_the_shard_path_and_the_round_
     from loadsim import benchmarks
 
     out = tmp_path / "figures.json"
-    assert benchmarks.main(["--repeats", "1", "--asks", "30", "--json", str(out)]) == 0
+    assert benchmarks.main(["--repeats", "1", "--asks", "30", "--push", "200", "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
     assert figures["activation"]["events"] == benchmarks.ACTIVATION_EVENTS
     assert 0 < figures["activation"]["snapshot_at_head_ms"] < figures["activation"]["no_snapshot_ms"]
@@ -140,6 +140,9 @@ def test_bench_runtime_measures_activation_rebuild_the_shard_path_and_the_round_
     path = figures["shard_path"]  # the bench itself checks every result against the plan
     assert path["commands"] == 4 * benchmarks.SHARD_CHUNK
     assert 0 < path["best_us_per_command"] <= path["median_us_per_command"]
+    push = figures["push"]
+    assert push["commit_to_subscriber_ms"]["events"] == 200 and push["commit_to_view_ms"]["events"] >= 200
+    assert 0 < push["commit_to_view_ms"]["p50"] <= push["commit_to_view_ms"]["p99"]
     trip = figures["roundtrip"]
     assert trip["asks"] == 30 and trip["per_s"] > 0 and 0 < trip["p50_ms"] <= trip["p99_ms"]
     assert json.loads(capsys.readouterr().out) == figures
