@@ -20,7 +20,7 @@ import asyncio
 import concurrent.futures
 import functools
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,7 +178,7 @@ class AsyncEncore:
 
     async def subscribe(self, after: int = 0, *, types: Sequence[str] | None = None,
                         streams: Sequence[str] | None = None, categories: Sequence[str] | None = None,
-                        window: int = 4) -> AsyncIterator[StoredEvent]:
+                        window: int = 4) -> AsyncGenerator[StoredEvent, None]:
         """`Encore.subscribe` as an async iterator. Its reading runs on a thread of its own that
         stops taking pages while SUBSCRIPTION_BUFFER events wait for this loop (flow control)."""
         loop = asyncio.get_running_loop()

@@ -24,7 +24,7 @@ import time
 import uuid
 import zlib
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -356,7 +356,7 @@ class Encore:
 
     def subscribe(self, after: int = 0, *, types: Sequence[str] | None = None,
                   streams: Sequence[str] | None = None, categories: Sequence[str] | None = None,
-                  window: int = 4, stop: Any = None) -> Iterator[StoredEvent]:
+                  window: int = 4, stop: Any = None) -> Generator[StoredEvent, None, None]:
         """The log's events after `after`, in order: first those stored, then each as it is
         committed. Filtered by the system (event types, streams, categories: the part of a
         stream before ':'); at most `window` pages unread. Resume from any offset: the events
@@ -386,7 +386,8 @@ class Encore:
     def _follow(self, system: ActorSystem, request: SubscribeRequest, stop: Any) -> Iterator[StoredEvent]:
         """Pages in chain order (Thespian may deliver them out of order): a page waits in `held`
         until the one before it came; a range already taken is dropped."""
-        upto, inbox, held = request.after, self._pages[request.subscription_id], {}
+        upto, inbox = request.after, self._pages[request.subscription_id]
+        held: dict[int, EventPage] = {}
         self._tell_feed(system, request)
         heard = time.monotonic()
         try:
@@ -523,7 +524,7 @@ def _raise_query_error(error: dict) -> None:
     raise error_from_plain(error, query=True)
 
 
-__all__ = ["ClientState", "CommandResult", "Encore", "EncoreError"]
+__all__ = ["ClientState", "CommandResult", "Encore", "EncoreError"]  # and AsyncEncore, below
 
 
 def __getattr__(name: str) -> Any:
@@ -533,5 +534,3 @@ def __getattr__(name: str) -> Any:
         return AsyncEncore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-
-__all__ += ["AsyncEncore"]

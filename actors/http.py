@@ -87,13 +87,15 @@ def _from_exception(error: EncoreError) -> JSONResponse:
 async def send_command(request: Request) -> Response:
     encore, type_name = _encore(request), request.path_params["type"]
     if type_name not in encore.app.commands:
-        return _error(404, "UnknownCommand", f"no command type {type_name!r}; known: {', '.join(sorted(encore.app.commands))}")
+        known = ", ".join(sorted(encore.app.commands))
+        return _error(404, "UnknownCommand", f"no command type {type_name!r}; known: {known}")
     body = await _body(request)
     if isinstance(body, Response):
         return body
     command_id = request.headers.get("idempotency-key")
     if command_id is not None and not (0 < len(command_id) <= MAX_KEY_CHARS and command_id.isprintable()):
-        return _error(422, "ValidationFailed", f"the Idempotency-Key header must be 1 to {MAX_KEY_CHARS} printable characters")
+        return _error(422, "ValidationFailed",
+                      f"the Idempotency-Key header must be 1 to {MAX_KEY_CHARS} printable characters")
     try:
         command = encore.app.parse_command(type_name, body)
         result = await encore.submit(command, command_id=command_id)
@@ -131,7 +133,8 @@ def _result_body(result: CommandResult) -> dict[str, Any]:
 async def ask_query(request: Request) -> Response:
     encore, type_name = _encore(request), request.path_params["type"]
     if type_name not in encore.app.queries:
-        return _error(404, "UnknownQuery", f"no query type {type_name!r}; known: {', '.join(sorted(encore.app.queries))}")
+        known = ", ".join(sorted(encore.app.queries))
+        return _error(404, "UnknownQuery", f"no query type {type_name!r}; known: {known}")
     params = dict(request.query_params)
     try:
         after = check_position(_integer(params.pop("after", "0"), "after"))
@@ -174,12 +177,13 @@ async def stream_events(request: Request) -> Response:
         after = check_position(_integer(request.headers.get("last-event-id") or params.get("after", "0"), "after"))
     except ValidationFailed as e:
         return _from_exception(e)
-    filters = {name: params[name].split(",") for name in ("types", "streams", "categories") if params.get(name)}
+    types, streams, categories = (params[name].split(",") if params.get(name) else None
+                                  for name in ("types", "streams", "categories"))
     encore = _encore(request)
 
     async def events() -> AsyncIterator[str]:
         yield ": subscribed\n\n"   # headers and a first byte at once
-        subscription = encore.subscribe(after, **filters)
+        subscription = encore.subscribe(after, types=types, streams=streams, categories=categories)
         try:
             async for event in subscription:
                 data = json.dumps({"offset": event.offset, "stream": event.stream, "version": event.version,
