@@ -94,3 +94,17 @@ def test_bad_client_options_are_refused(tmp_path):
             pass
     with pytest.raises(ValidationFailed, match="max_batch"):
         asyncio.run(scenario())
+
+
+def test_the_web_handler_example_serves_deposits_and_reads_its_own_writes(tmp_path):
+    from starlette.testclient import TestClient
+
+    from examples.web_handler import create
+
+    with TestClient(create(tmp_path / "data")) as web:
+        assert web.post("/accounts/w1", json={"owner": "ann"}).status_code == 200
+        deposited = web.post("/accounts/w1/deposits", json={"amount": 25}, headers={"Idempotency-Key": "d1"})
+        again = web.post("/accounts/w1/deposits", json={"amount": 25}, headers={"Idempotency-Key": "d1"})
+        assert deposited.json()["balance"] == 25 and again.json()["position"] == deposited.json()["position"]
+        assert web.post("/accounts/w1/deposits", json={"amount": -5}).status_code == 422
+        assert web.get("/accounts/w1").json()["balance"] == 25
