@@ -225,3 +225,14 @@ def test_idle_aggregates_are_passivated_and_reactivate_from_the_store(tmp_path):
             pass   # each status call lets the shard's passivation wakeup run
         assert shard["live_aggregates"] == 0 and shard["passivations"] >= 10
         assert encore.ask(Withdraw(account_id="a3", amount=4)).version == 3
+
+
+def test_embedded_views_are_pushed_each_commit_without_after(tmp_path):
+    with Encore.embedded(app, tmp_path / "data", poll_interval_s=3600) as client:   # no poll to rely on
+        client.ask(OpenAccount(account_id="p", owner="o"))
+        for amount in (5, 7):
+            client.ask(Deposit(account_id="p", amount=amount))
+            balances = [client.query(GetBalance(account_id="p")) for _ in range(2)]   # a replica each time
+        assert [b["balance"] for b in balances] == [12, 12]
+        shard = next(a for a in client.status()["actors"] if a["role"] == "shard")
+        assert shard["notices_sent"] >= 3
