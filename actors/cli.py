@@ -161,12 +161,28 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
 
 
+_DISK_FULL = ("No space left", "File too large", "Disk quota exceeded")
+
+
+def _start_failure(launcher_log: Path) -> str:
+    """Why the launcher exited, from its log: its own one-line error when it wrote one (not the
+    tracebacks of processes that died with it), and plainly "disk full" when that is the cause."""
+    text = launcher_log.read_text(errors="replace") if launcher_log.exists() else ""
+    said = [line for line in text.splitlines() if line.startswith("encore: ")]
+    if said:
+        return "the system failed to start: " + said[-1].removeprefix("encore: ")
+    if any(mark in text for mark in _DISK_FULL) or not text:
+        return (f"the system failed to start: the disk holding {launcher_log.parent} is full or refuses to "
+                f"grow files (even its log could not be written whole); free space and start again")
+    tail = text.strip().splitlines()[-5:]
+    return "the system failed to start:\n  " + "\n  ".join(tail) + f"\n(whole log: {launcher_log})"
+
+
 def _wait_started(data_dir: Path, child: subprocess.Popen, log_dir: Path, timeout: float = 120.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if child.poll() is not None:
-            tail = (log_dir / "launcher.log").read_text(errors="replace").strip().splitlines()[-5:]
-            raise system.SystemError_("the system failed to start:\n  " + "\n  ".join(tail))
+            raise system.SystemError_(_start_failure(log_dir / "launcher.log"))
         state = system.read_state(data_dir)
         if state and state.get("pid") == child.pid:
             return state

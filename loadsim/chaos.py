@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from actors.client import Encore
 from actors.errors import ConfigError
 
-MIN_UP_S = 2.0   # a victim has served a while since its last restart (a fault, not a fault loop)
+MIN_UP_S = 2.0   # a restarted victim has served a while since (a fault, not a fault loop)
 ROLES = {"kill-shard": ("shard",), "kill-projection": ("projection",), "kill-query": ("projection",),
          "kill-any": ("shard", "projection")}
 
@@ -54,7 +54,8 @@ class Chaos:
     def tick(self, client: Encore, done: int) -> None:
         """Do the next kill if it is due at `done` commands (called from the simulator's main
         thread, about every 50 ms). One kill per tick: kills due together are spread out, and
-        a kill whose role has no actor up for MIN_UP_S now (all restarting) waits for the next tick."""
+        a kill whose role has no actor that never restarted or has been up MIN_UP_S since its
+        last restart (all restarting) waits for the next tick."""
         if self.schedule and done >= self.schedule[0][0] * self.total:
             if self._kill(client, self.schedule[0][1], done):
                 self.schedule.pop(0)
@@ -62,7 +63,7 @@ class Chaos:
     def _kill(self, client: Encore, kind: str, done: int) -> bool:
         actors = [a for a in client.status()["actors"]   # running now, by a pid it reported just now
                   if a.get("role") in ROLES[kind] and a.get("running") and a.get("answered") and a.get("pid")
-                  and (a.get("up_s") or 0) >= MIN_UP_S]
+                  and (not a.get("restarts") or (a.get("up_s") or 0) >= MIN_UP_S)]
         if kind == "kill-query":
             actors = [a for a in actors if a.get("queries", 0) > 0] or actors
         if not actors:
