@@ -261,6 +261,9 @@ def connect(data_dir: Path, *, timeout: float = 10.0) -> tuple[Any, Any, Topolog
     return system, supervisor, topology
 
 
+LOCK_RELEASE_WAIT_S = 15.0
+
+
 def request_stop(data_dir: Path, *, timeout: float = 90.0) -> dict:
     """Ask the owner process of the system on `data_dir` to stop; wait until it has exited."""
     state = running_state(data_dir)
@@ -274,10 +277,15 @@ def request_stop(data_dir: Path, *, timeout: float = 90.0) -> dict:
     return {**state, "report": read_stop_report(data_dir, asked), "processes_left": _lock_held(data_dir)}
 
 
-def _lock_held(data_dir: Path) -> bool:
-    """Whether some process (an actor that outlived its owner) still holds the directory's lock."""
-    try:
-        os.close(lock_data_dir(data_dir))
-    except SystemAlreadyRunning:
-        return True
-    return False
+def _lock_held(data_dir: Path, wait_s: float = LOCK_RELEASE_WAIT_S) -> bool:
+    """Whether some process (an actor that outlived its owner) still holds the directory's lock
+    after `wait_s`: actor processes finish exiting a moment after their owner."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            os.close(lock_data_dir(data_dir))
+            return False
+        except SystemAlreadyRunning:
+            if time.monotonic() >= deadline:
+                return True
+        time.sleep(0.1)  # waiting on other processes' exit: there is no reply to wait on

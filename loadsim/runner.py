@@ -360,6 +360,11 @@ def simulate(args: argparse.Namespace) -> int:
         result = figures(args, target, workload, run, verification, status)
         if chaos is not None:
             result["chaos"] = chaos.report(status, run["report"].retried, verification.lost, verification.duplicated)
+        publish(args, workload, run, result)   # before the system stops: a failed stop loses no figure
+    return 0 if result["verify"]["ok"] else 1
+
+
+def publish(args: argparse.Namespace, workload: Workload, run: dict, result: dict) -> None:
     report.print_table(result)
     if args.json:
         report.write_json(result, args.json)
@@ -368,7 +373,6 @@ def simulate(args: argparse.Namespace) -> int:
         report.plot(args.plot, rates, run["report"].latencies_ms,
                     f"{workload.name}: {result['commands_per_s']:,.0f} commands/s, {result['mode']}, "
                     f"{args.clients} client(s), batch {args.batch}")
-    return 0 if result["verify"]["ok"] else 1
 
 
 def _head(data_dir: Path) -> int:
