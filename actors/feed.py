@@ -3,8 +3,9 @@
 A client sends `SubscribeRequest(id, after, filters, window)`; the feed reads the log after
 `after` in pages, keeps the events that pass the filters (event types, streams, categories: the
 part of a stream before its ':'), and sends them as `EventPage`s, at most `window` of them unseen
-by the client (flow control: a subscriber that stops reading costs nothing but its place). It is
-pushed the head by the shards like any follower, so live pages leave right after each commit.
+by the client (flow control: a subscriber that stops reading costs nothing but its place). While it
+serves a subscription it is pushed the head by the shards like any follower, so live pages leave
+right after each commit; with none, the shards do not notice it at all.
 A client that hears nothing for a while sends its request again from the last event it got; a
 subscription that has not been heard from for IDLE_S is dropped.
 """
@@ -121,6 +122,8 @@ class Feed(FollowerActor):
             return
         if subscription.subscription_id not in self.subscriptions:
             log.info("subscription %s from offset %d", subscription.subscription_id, subscription.position)
+        if not self.subscriptions:
+            self.follow_shards(True)
         self.subscriptions[subscription.subscription_id] = subscription
         self._pump(subscription)
 
@@ -134,12 +137,23 @@ class Feed(FollowerActor):
     def receiveMsg_Unsubscribe(self, msg: Unsubscribe, sender) -> None:
         if self.subscriptions.pop(msg.subscription_id, None) is not None:
             log.info("subscription %s ended by its client", msg.subscription_id)
+            self._stop_following_if_idle()
+
+    def wants_notices(self) -> bool:
+        return bool(self.subscriptions)   # no subscriber: the shards need not notice the feed
+
+    def _stop_following_if_idle(self) -> None:
+        if not self.subscriptions:
+            self.follow_shards(False)
 
     def advance(self) -> bool:
         now = time.monotonic()
-        for key in [k for k, s in self.subscriptions.items() if now - s.heard > IDLE_S]:
+        idle = [k for k, s in self.subscriptions.items() if now - s.heard > IDLE_S]
+        for key in idle:
             log.info("subscription %s dropped: not heard from for %.0fs", key, IDLE_S)
             del self.subscriptions[key]
+        if idle:
+            self._stop_following_if_idle()
         more = False
         for subscription in list(self.subscriptions.values()):
             more |= self._pump(subscription)

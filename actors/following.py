@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from thespian.actors import ActorTypeDispatcher, WakeupMessage
 
-from .messages import FollowShard, HeadNotice, NoticeSeen, ShardsChanged
+from .messages import FollowShard, HeadNotice, NoticeSeen, ShardsChanged, UnfollowShard
 
 POLL = "poll"        # the periodic safety-net wakeup
 MORE = "more"        # the next slice of a long catch-up
@@ -26,6 +26,7 @@ class FollowerActor(ActorTypeDispatcher):
         self.poll_s = 1.0
         self.more_due = False
         self.notices = 0
+        self.shards: list[object] = []   # the running shards' addresses, as the supervisor last said
 
     # subclasses: read what is new; return True when a slice was full (more is waiting)
     def advance(self) -> bool:
@@ -38,9 +39,20 @@ class FollowerActor(ActorTypeDispatcher):
     def receiveMsg_ShardsChanged(self, msg: ShardsChanged, sender) -> None:
         if not self.follower_key or not isinstance(msg.shards, list):
             return
-        for address in msg.shards:
-            if address is not None:
-                self.send(address, FollowShard(self.follower_key))
+        known, self.shards = self.shards, [a for a in msg.shards if a is not None]
+        if self.wants_notices():   # subscribe where it is not yet (a restarted shard is new)
+            for address in self.shards:
+                if address not in known:
+                    self.send(address, FollowShard(self.follower_key))
+
+    def wants_notices(self) -> bool:
+        """Whether to be noticed now (the feed only while it serves a subscription)."""
+        return True
+
+    def follow_shards(self, on: bool) -> None:
+        """Start or stop being noticed by every shard known."""
+        for address in self.shards:
+            self.send(address, FollowShard(self.follower_key) if on else UnfollowShard(self.follower_key))
 
     def receiveMsg_HeadNotice(self, msg: HeadNotice, sender) -> None:
         if self.follower_key:

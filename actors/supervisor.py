@@ -198,14 +198,15 @@ class Supervisor(ActorTypeDispatcher):
             self.starter = None
 
     def _connect_followers(self, ready: Slot) -> None:
-        """A follower that is ready learns every shard; a shard that is ready (a restart), every
-        follower: they subscribe to its notices."""
+        """A follower that is ready learns every shard; when a shard is ready (a restart), every
+        follower learns the shards again and subscribes to the new one."""
         if ready.role in FOLLOWER_ROLES:
             self.send(ready.address, ShardsChanged(self._topology().shards))
         elif ready.role == "shard":
+            shards = self._topology().shards
             for slot in self.slots.values():
                 if slot.role in FOLLOWER_ROLES and slot.ready:
-                    self.send(slot.address, ShardsChanged([ready.address]))
+                    self.send(slot.address, ShardsChanged(shards))
 
     def _topology(self) -> Topology:
         views: dict[str, list] = {}

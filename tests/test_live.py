@@ -50,7 +50,24 @@ def test_a_view_applies_a_commit_by_itself_without_being_asked_to_wait(client):
     views = [a for a in status["actors"] if a["role"] == "projection"]
     assert all(a["checkpoint"] >= deposit.position for a in views if a["view"] == "balances")
     shard = next(a for a in status["actors"] if a["role"] == "shard")
-    assert shard["followers"] == len(views) + 1 and shard["notices_sent"] > 0   # every view, and the feed
+    assert shard["followers"] == len(views) and shard["notices_sent"] > 0   # every view; the feed has no subscriber
+
+
+def test_the_feed_is_noticed_only_while_it_serves_a_subscription(client):
+    client.ask(OpenAccount(account_id="noticed", owner="o"))
+    views = sum(1 for a in client.status()["actors"] if a["role"] == "projection")
+    events = client.subscribe(0)
+    next(events)
+    assert _shard(client)["followers"] == views + 1
+    events.close()   # unsubscribes: the feed stops following
+    deadline = time.monotonic() + 10
+    while _shard(client)["followers"] != views and time.monotonic() < deadline:
+        continue
+    assert _shard(client)["followers"] == views
+
+
+def _shard(client):
+    return next(a for a in client.status()["actors"] if a["role"] == "shard")
 
 
 def test_a_subscriber_from_zero_while_load_runs_sees_every_event_once_in_order(running, client):
