@@ -1,4 +1,4 @@
-"""An app: the aggregates and projections of a domain, indexed by the names messages carry.
+"""An app: the aggregates, projections and reactors of a domain, indexed by the names messages carry.
 
 Commands, events and queries travel between processes as (type name, plain data); the app turns
 them back into pydantic objects, with pydantic's detail when they are malformed. Apps combine
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from storage import EventRegistry, NewEvent
 
-from .domain import Aggregate, Command, Event, Projection, Query, plain_fields, validator_of
+from .domain import Aggregate, Command, Event, Projection, Query, Reactor, plain_fields, validator_of
 from .errors import ConfigError, ValidationFailed
 
 
@@ -26,11 +26,13 @@ class App:
         *,
         aggregates: Iterable[type[Aggregate]] = (),
         projections: Iterable[type[Projection]] = (),
+        reactors: Iterable[type[Reactor]] = (),
     ) -> None:
         self.name = name
         self.path: str | None = None  # the import path it was loaded from, when it was
         self.aggregates = {a.encore_type: a for a in aggregates}
         self.projections = {p.encore_name: p for p in projections}
+        self.reactors = {r.encore_name: r for r in reactors}
         self.commands: dict[str, tuple[type[Command], type[Aggregate]]] = {}
         self.queries: dict[str, tuple[type[Query], str]] = {}
         self.events: dict[str, type[Event]] = {}
@@ -44,6 +46,7 @@ class App:
             name,
             aggregates=[a for app in apps for a in app.aggregates.values()],
             projections=[p for app in apps for p in app.projections.values()],
+            reactors=[r for app in apps for r in app.reactors.values()],
         )
 
     def _index(self) -> None:
@@ -57,6 +60,15 @@ class App:
                 self._add(self.queries, query_type.__name__, (query_type, name))
             for event_type in projection.encore_applies:
                 self._add_event(event_type)
+        for name, reactor in self.reactors.items():
+            if name in self.projections:
+                raise ConfigError(f"app {self.name!r}: a projection and a reactor are both named {name!r}")
+            for event_type in reactor.encore_reacts:
+                self._add_event(event_type)
+            for command_type in reactor.encore_rejections:
+                if command_type.__name__ not in self.commands:
+                    raise ConfigError(f"reactor {name!r} answers rejections of {command_type.__name__}, which no "
+                                      f"aggregate of app {self.name!r} handles")
 
     def _add(self, table: dict, name: str, value: Any) -> None:
         if name in table and table[name] != value:

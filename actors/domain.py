@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -116,6 +116,17 @@ def answers(query_type: type[Query]) -> Callable:
     return _mark("encore_answers", query_type)
 
 
+def reacts(event_type: type[Event]) -> Callable:
+    """Marks a reactor method as its answer to `event_type`: (event, stored) -> what to send."""
+    return _mark("encore_reacts", event_type)
+
+
+def on_rejected(command_type: type[Command]) -> Callable:
+    """Marks a reactor method as its answer to the rejection of a `command_type` it sent:
+    (command, rejection code, message, the stored event that caused it) -> what to send."""
+    return _mark("encore_rejections", command_type)
+
+
 def _mark(attribute: str, message_type: type) -> Callable:
     def mark(fn: Callable) -> Callable:
         setattr(fn, attribute, message_type)
@@ -144,11 +155,13 @@ class _Stateful:
     encore_applies: ClassVar[dict[type, str]] = {}
     encore_handles: ClassVar[dict[type, str]] = {}
     encore_answers: ClassVar[dict[type, str]] = {}
+    encore_reacts: ClassVar[dict[type, str]] = {}
+    encore_rejections: ClassVar[dict[type, str]] = {}
     encore_snapshot_version: ClassVar[int] = 1
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for marker in ("encore_applies", "encore_handles", "encore_answers"):
+        for marker in ("encore_applies", "encore_handles", "encore_answers", "encore_reacts", "encore_rejections"):
             setattr(cls, marker, _collect(cls, marker))
 
     def encore_snapshot(self) -> Any:
@@ -197,6 +210,41 @@ class Projection(_Stateful):
     def answer(self, query: Query) -> Any:
         """A copy of what the view says: no caller ever holds the live view."""
         return copy.deepcopy(getattr(self, self.encore_answers[type(query)])(query))
+
+
+class Deadline(NamedTuple):
+    """What a reactor returns to send `command` once `after_s` seconds have passed, unless a
+    CancelDeadline with the same key comes first. Pending deadlines are saved with the reactor's
+    checkpoint; a deadline fires once, not before its time, across restarts."""
+
+    key: str
+    after_s: float
+    command: Command
+
+
+class CancelDeadline(NamedTuple):
+    key: str
+
+
+Reaction = Command | Deadline | CancelDeadline
+
+
+class Reactor(_Stateful):
+    """A process manager: answers events with commands to any aggregate (@reacts methods), and
+    rejections of its own commands with more commands (@on_rejected methods). It may keep state
+    of its own (plain attributes, saved with its checkpoint). `__init__` sets the initial state.
+    The commands it sends carry ids derived from (reactor, event offset, index): re-reading an
+    event after a crash sends the same ids, and the store applies each once."""
+
+    encore_name: ClassVar[str]
+
+    def react(self, event: Event, stored: Any) -> list[Reaction]:
+        name = self.encore_reacts.get(type(event))
+        return list(getattr(self, name)(event, stored) or ()) if name else []
+
+    def rejected(self, command: Command, code: str, message: str, stored: Any) -> list[Reaction]:
+        name = self.encore_rejections.get(type(command))
+        return list(getattr(self, name)(command, code, message, stored) or ()) if name else []
 
 
 def _appliers(instance: Aggregate | Projection, default_apply: Callable) -> dict[str, Callable]:

@@ -1,0 +1,155 @@
+"""What a reactor actor runs: a reactor folded over the log, turned into commands with stable ids.
+
+The runner reads events after its checkpoint, asks the reactor what to send for each, and gives
+every command an id derived from (reactor, event offset, index): a runner that restarts from an
+older checkpoint re-reads the same events and produces the same ids, and the store applies each
+once (its idempotency records), returning the first outcome, rejections included. Rejections are
+answered through the reactor's @on_rejected methods, with ids derived from the rejected command's.
+Deadlines are due at the causing event's commit time plus their delay (the same across replays),
+kept with the checkpoint, and fire with ids derived from their key and cause. The checkpoint,
+the reactor's own state and its pending deadlines are saved in one write, after the commands of
+the events before it were answered.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from storage import EventStore, StoredEvent, ViewSnapshot
+
+from .app import App
+from .domain import CancelDeadline, Command, Deadline, Reactor, plain_fields
+from .errors import ValidationFailed
+
+PAGE = 200
+
+
+class Outgoing(NamedTuple):
+    """A command a reactor sends: its stable id, the command, and the event that caused it."""
+
+    command_id: str
+    command: Command
+    cause: StoredEvent
+
+    def wire(self) -> tuple[str, dict, str]:
+        return type(self.command).__name__, plain_fields(self.command), self.command_id
+
+
+@dataclass
+class PendingDeadline:
+    due_at: float
+    command_id: str
+    type: str
+    fields: dict[str, Any]
+
+
+@dataclass
+class ReactorStats:
+    handled: int = 0
+    sent: int = 0
+    rejected: int = 0
+    deadlines_fired: int = 0
+    saved: int = 0
+    resumed_from: int = 0
+
+
+@dataclass
+class ReactorRunner:
+    app: App
+    name: str
+    store: EventStore
+    reactor: Reactor = field(init=False)
+    checkpoint: int = 0
+    deadlines: dict[str, PendingDeadline] = field(default_factory=dict)
+    stats: ReactorStats = field(default_factory=ReactorStats)
+
+    def __post_init__(self) -> None:
+        self.reactor_type = self.app.reactors[self.name]
+        self.reactor = self.reactor_type()
+
+    @property
+    def snapshot_name(self) -> str:
+        return f"reactor:{self.name}"
+
+    def resume(self) -> None:
+        """From the saved checkpoint, state and deadlines (none: from the start of the log)."""
+        saved = self.store.load_view(self.snapshot_name)
+        if saved is None or saved.schema_version != self.reactor_type.encore_snapshot_version:
+            return
+        self.reactor.encore_restore(saved.state["state"])
+        self.deadlines = {key: PendingDeadline(*value) for key, value in saved.state["deadlines"].items()}
+        self.checkpoint = self.stats.resumed_from = saved.checkpoint
+
+    def next_page(self, limit: int = PAGE) -> list[StoredEvent]:
+        return self.store.read_log(after=self.checkpoint, limit=limit)
+
+    def reactions(self, page: list[StoredEvent]) -> list[Outgoing]:
+        """The commands the reactor sends for a page of events, in log order; deadlines it
+        schedules or cancels are noted."""
+        outgoing: list[Outgoing] = []
+        handled = {t.__name__ for t in self.reactor_type.encore_reacts}
+        for stored in page:
+            if stored.type in handled:
+                self.stats.handled += 1
+                answer = self.reactor.react(self.app.decode(stored), stored)
+                outgoing += self._take(answer, stored, f"{self.name}:{stored.offset}")
+        return outgoing
+
+    def rejected(self, sent: Outgoing, code: str, message: str) -> list[Outgoing]:
+        """What the reactor sends when one of its commands was rejected."""
+        self.stats.rejected += 1
+        answer = self.reactor.rejected(sent.command, code, message, sent.cause)
+        return self._take(answer, sent.cause, f"{sent.command_id}/r")
+
+    def due(self, now: float | None = None) -> list[Outgoing]:
+        """Deadlines whose time has come, as commands (they stay pending until answered)."""
+        now = time.time() if now is None else now
+        return [Outgoing(d.command_id, self.app.parse_command(d.type, d.fields), _NO_CAUSE)
+                for d in self.deadlines.values() if d.due_at <= now]
+
+    def fired(self, command_id: str) -> None:
+        """A deadline's command was answered: it is done."""
+        for key, deadline in list(self.deadlines.items()):
+            if deadline.command_id == command_id:
+                del self.deadlines[key]
+                self.stats.deadlines_fired += 1
+
+    def next_deadline(self) -> float | None:
+        return min((d.due_at for d in self.deadlines.values()), default=None)
+
+    def save(self, upto: int) -> None:
+        """The checkpoint, the reactor's state and its deadlines, in one write."""
+        state = {"state": self.reactor.encore_snapshot(),
+                 "deadlines": {k: [d.due_at, d.command_id, d.type, d.fields] for k, d in self.deadlines.items()}}
+        self.store.save_view(ViewSnapshot(self.snapshot_name, upto, state, self.reactor_type.encore_snapshot_version))
+        self.checkpoint = upto
+        self.stats.saved += 1
+
+    def _take(self, answer: list, cause: StoredEvent, prefix: str) -> list[Outgoing]:
+        outgoing = []
+        for index, item in enumerate(answer):
+            if isinstance(item, Deadline):
+                fields = plain_fields(item.command)
+                self.app.parse_command(type(item.command).__name__, fields)   # sendable, or ValidationFailed now
+                self.deadlines[item.key] = PendingDeadline(cause.time + item.after_s, f"{self.name}:deadline:"
+                                                           f"{item.key}:{cause.offset}", type(item.command).__name__,
+                                                           fields)
+            elif isinstance(item, CancelDeadline):
+                self.deadlines.pop(item.key, None)
+            elif isinstance(item, Command) and type(item).__name__ in self.app.commands:
+                outgoing.append(Outgoing(f"{prefix}:{index}", item, cause))
+                self.stats.sent += 1
+            else:
+                raise ValidationFailed(f"reactor {self.name} returned {item!r} for event {cause.offset}: give "
+                                       f"commands of app {self.app.name}, Deadline or CancelDeadline")
+        return outgoing
+
+    def status(self) -> dict[str, Any]:
+        return {"reactor": self.name, "checkpoint": self.checkpoint, "pending_deadlines": len(self.deadlines),
+                "handled": self.stats.handled, "sent": self.stats.sent, "rejected": self.stats.rejected,
+                "deadlines_fired": self.stats.deadlines_fired, "resumed_from": self.stats.resumed_from}
+
+
+_NO_CAUSE = StoredEvent(0, "", 0, "", 0, {}, "", 0.0)   # a deadline's command: its cause is in its id

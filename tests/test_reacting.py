@@ -1,0 +1,113 @@
+"""The reactor runner without actors: stable command ids, rejections answered, deadlines, and a
+replay from an older checkpoint that applies nothing twice."""
+
+from pathlib import Path
+
+import pytest
+
+from actors import App
+from actors.domain import Reactor, reacts
+from actors.errors import ValidationFailed
+from actors.hosting import AggregateHost
+from actors.reacting import ReactorRunner
+from actors.settings import Settings
+from examples.bank import Account, AccountOpened, OpenAccount
+from storage import MemoryStore
+
+from .reactor_app import app
+
+
+def _decide(host, outgoing):
+    return host.handle_batch([item.wire() for item in outgoing])
+
+
+def drive(runner, host, now=0.0):
+    """Run the runner to the head, as its actor does: send, answer rejections, save. Deadlines
+    fire as of `now` (by default none is due)."""
+    while page := runner.next_page():
+        outgoing = runner.reactions(page) + runner.due(now)
+        while outgoing:
+            follow = []
+            for item, result in zip(outgoing, _decide(host, outgoing), strict=True):
+                assert result["status"] in ("accepted", "rejected"), result
+                runner.fired(item.command_id)
+                if result["status"] == "rejected":
+                    follow += runner.rejected(item, result["code"], result["message"])
+            outgoing = follow
+        runner.save(page[-1].offset)
+
+
+def _balances(store):
+    balances = {}
+    for e in store.read_log(after=0, limit=10**6):
+        if e.type == "Deposited":
+            balances[e.data["account_id"]] = balances.get(e.data["account_id"], 0) + e.data["amount"]
+    return balances
+
+
+def test_each_event_is_answered_once_with_ids_derived_from_it(tmp_path):
+    store = MemoryStore()
+    host = AggregateHost(app, store, Settings(data_dir=Path("unused")))
+    host.handle_batch([("OpenAccount", {"account_id": f"a{i}", "owner": "o"}, f"open-{i}") for i in range(5)])
+    runner = ReactorRunner(app, "welcome", store)
+    drive(runner, host)
+    assert _balances(store) == {f"a{i}": 11 for i in range(5)}   # the bonus, and the note for the refused fee
+    deposits = [e for e in store.read_log(after=0, limit=100) if e.type == "Deposited"]
+    assert {e.command_id for e in deposits if e.data["amount"] == 10} == {f"welcome:{i}:0" for i in range(1, 6)}
+    assert {e.command_id for e in deposits if e.data["amount"] == 1} == {f"welcome:{i}:1/r:0" for i in range(1, 6)}
+    assert runner.status()["handled"] == 5 + 10 and runner.reactor.welcomed == 5
+
+
+def test_a_replay_from_an_older_checkpoint_applies_nothing_twice(tmp_path):
+    store = MemoryStore()
+    host = AggregateHost(app, store, Settings(data_dir=Path("unused")))
+    host.handle_batch([("OpenAccount", {"account_id": f"a{i}", "owner": "o"}, f"open-{i}") for i in range(3)])
+    first = ReactorRunner(app, "welcome", store)
+    drive(first, host)
+    head = store.head_offset()
+    again = ReactorRunner(app, "welcome", store)   # as after a crash before any checkpoint was saved
+    drive(again, host)
+    assert store.head_offset() == head and _balances(store) == {f"a{i}": 11 for i in range(3)}
+    resumed = ReactorRunner(app, "welcome", store)
+    resumed.resume()
+    assert resumed.checkpoint == first.checkpoint and resumed.reactor.welcomed == 3
+
+
+def test_deadlines_fire_once_after_their_time_and_a_cancel_stops_them(tmp_path):
+    store = MemoryStore()
+    host = AggregateHost(app, store, Settings(data_dir=Path("unused")))
+    host.handle_batch([("OpenAccount", {"account_id": "late", "owner": "late"}, "open-late"),
+                       ("OpenAccount", {"account_id": "off", "owner": "cancelled"}, "open-off")])
+    runner = ReactorRunner(app, "welcome", store)
+    drive(runner, host)
+    assert set(runner.deadlines) == {"late-late", "late-off"}
+    opened_at = store.read_log(after=0, limit=1)[0].time
+    assert runner.due(now=opened_at + 0.1) == []   # not before its time
+    host.handle_batch([("Deposit", {"account_id": "off", "amount": 7}, "cancel-off")])
+    drive(runner, host)   # the deposit of 7 cancels "off"'s deadline
+    assert set(runner.deadlines) == {"late-late"}
+    fired = runner.due(now=opened_at + 0.3)
+    assert [f.command_id for f in fired] == [runner.deadlines["late-late"].command_id]
+    for item, result in zip(fired, _decide(host, fired), strict=True):
+        assert result["status"] == "accepted"
+        runner.fired(item.command_id)
+    again = _decide(host, fired)   # fired twice (a crash before the checkpoint): applied once
+    assert again[0]["duplicate"] and runner.deadlines == {}
+    assert _balances(store)["late"] == 12 and _balances(store)["off"] == 18
+
+
+def test_a_reactor_must_return_commands_deadlines_or_cancels(tmp_path):
+    class Wrong(Reactor):
+        encore_name = "wrong"
+
+        @reacts(AccountOpened)
+        def opened(self, event, stored):
+            return ["not a command"]
+
+    wrong_app = App("wrong", aggregates=[Account], reactors=[Wrong])
+    store = MemoryStore()
+    AggregateHost(wrong_app, store, Settings(data_dir=Path("unused"))).handle_batch(
+        [("OpenAccount", OpenAccount(account_id="x", owner="o").model_dump(), "x")])
+    runner = ReactorRunner(wrong_app, "wrong", store)
+    with pytest.raises(ValidationFailed, match="Deadline or CancelDeadline"):
+        runner.reactions(runner.next_page())
