@@ -281,6 +281,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             extra = f"live {a.get('live_aggregates')} commands {a.get('commands')} batches {a.get('batches')}"
         elif a["role"] == "projection":
             extra = f"checkpoint {a.get('checkpoint')} lag {a.get('lag')}"
+        elif a["role"] == "reactor":
+            extra = (f"checkpoint {a.get('checkpoint')} lag {a.get('lag')} sent {a.get('sent')} "
+                     f"deadlines {a.get('pending_deadlines')}")
         print(f"  {a['role']:11} {a['name']:20} pid {a.get('pid')!s:8} restarts {a.get('restarts', 0)}  {extra}")
         for problem in _actor_problems(a):
             print(f"      {problem}")
@@ -294,7 +297,7 @@ def _actor_problems(actor: dict[str, Any]) -> list[str]:
         problems.append("DOWN, crash-looping" if actor.get("crash_loop") else "DOWN, being restarted")
     elif not actor.get("answered", True):
         problems.append("did not answer the status request (figures are its last report)")
-    for key in ("last_error", "storage_error", "save_error"):
+    for key in ("last_error", "storage_error", "save_error", "error"):
         if actor.get(key):
             problems.append(f"{key.replace('_', ' ')}: {actor[key]}")
     return problems

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Role = Literal["shard", "projection", "feed"]
-FOLLOWER_ROLES = ("projection", "feed")
+Role = Literal["shard", "projection", "feed", "reactor"]
+FOLLOWER_ROLES = ("projection", "feed", "reactor")
 
 
 def slot_key(role: str, view: str, index: int) -> str:
@@ -32,7 +32,7 @@ class Configure:
     index: int
     app: Any
     settings: dict[str, Any]
-    view: str = ""           # projections: which view
+    view: str = ""           # projections: which view; reactors: which reactor
 
 
 @dataclass(frozen=True)

@@ -46,11 +46,12 @@ from .messages import (
     slot_key,
 )
 from .projection import ProjectionActor
+from .reactor import ReactorActor
 from .settings import Settings
 from .shard import Shard
 
 log = logging.getLogger("encore.supervisor")
-_ACTOR_OF = {"shard": Shard, "projection": ProjectionActor, "feed": Feed}
+_ACTOR_OF = {"shard": Shard, "projection": ProjectionActor, "feed": Feed, "reactor": ReactorActor}
 CRASH_LOOP_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
 BACKOFF_FIRST_S = 0.1
@@ -87,7 +88,7 @@ class Slot:
 
     @property
     def name(self) -> str:
-        return f"{self.role}-{self.index}" if self.role != "projection" else f"{self.view}-{self.index}"
+        return f"{self.view}-{self.index}" if self.view else f"{self.role}-{self.index}"
 
     @property
     def crash_looping(self) -> bool:
@@ -166,6 +167,8 @@ class Supervisor(ActorTypeDispatcher):
         for view in app.projections:
             for i in range(settings.replicas):
                 self._add(Slot("projection", i, view))
+        for name in app.reactors:
+            self._add(Slot("reactor", 0, name))
         self._add(Slot("feed", 0))
         for slot in self.slots.values():
             self._spawn(slot)
@@ -339,7 +342,7 @@ class Supervisor(ActorTypeDispatcher):
                       "crash_loop": slot.crash_looping, "last_error": slot.last_error or None,
                       "restart_at": slot.restart_at,
                       "up_s": None if slot.ready_at is None else round(time.monotonic() - slot.ready_at, 3)})
-        if slot.role == "projection" and "checkpoint" in entry:
+        if slot.role in ("projection", "reactor") and "checkpoint" in entry:
             entry["lag"] = max(0, head - entry["checkpoint"])
         return entry
 

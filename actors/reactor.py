@@ -1,0 +1,204 @@
+"""The reactor actor: one per reactor of the app, pushed the log like a view, sending commands.
+
+It runs a ReactorRunner one page at a time: the page's commands go to their shards as one batch
+per shard; rejections are answered with the reactor's follow-up commands; commands the system
+did not decide (a shard down, a timeout, a full disk) are sent again, with the same ids, after a
+pause; once every command of the page is answered, the checkpoint (with the reactor's state and
+deadlines) is saved and the next page begins. Due deadlines go out the same way. A reactor that
+dies restarts from its checkpoint and sends the same ids again: the store applies each once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+import zlib
+from datetime import timedelta
+from typing import Any
+
+from thespian.actors import ActorExitRequest
+
+from storage import EventStore, open_store
+
+from .app import resolve_app
+from .errors import EncoreError
+from .following import FollowerActor
+from .messages import (
+    BatchResults,
+    CommandBatch,
+    Configure,
+    Flush,
+    Flushed,
+    Ready,
+    ShardsChanged,
+    StatusReport,
+    StatusRequest,
+    slot_key,
+)
+from .procinfo import memory_mb
+from .reacting import Outgoing, ReactorRunner
+from .settings import Settings
+
+log = logging.getLogger("encore.reactor")
+RETRY_S = 0.5          # a command the system did not decide is sent again after this pause
+ANSWER_TIMEOUT_S = 10.0
+
+
+class _Retry:
+    """The wakeup that sends undecided commands again."""
+
+
+class _Deadline:
+    """The wakeup at the next deadline's time."""
+
+
+class ReactorActor(FollowerActor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.runner: ReactorRunner | None = None
+        self.store: EventStore | None = None
+        self.name = ""
+        self.all_shards: list[Any] = []          # by shard index; None while one is down
+        self.waiting: dict[str, list[Outgoing]] = {}   # batch id -> its commands
+        self.sent_at = 0.0
+        self.undecided: list[Outgoing] = []
+        self.page_upto: int | None = None        # the page whose commands are out
+        self.last_error = ""
+
+    def receiveMsg_Configure(self, msg: Configure, sender) -> None:
+        self.name = msg.view
+        try:
+            settings = Settings.from_plain(msg.settings)
+            self.store = open_store(settings.store_dir)
+            self.runner = ReactorRunner(resolve_app(msg.app), msg.view, self.store)
+            self.runner.resume()
+        except (EncoreError, OSError) as e:
+            log.error("reactor %s could not start (it exits; the supervisor restarts it): %s", msg.view, e)
+            self.send(sender, Ready("reactor", msg.index, msg.view, error=str(e)))
+            self.send(self.myAddress, ActorExitRequest())
+            return
+        self.start_following(slot_key("reactor", msg.view, msg.index), settings.poll_interval_s)
+        self.send(sender, Ready("reactor", msg.index, msg.view))
+
+    def receiveMsg_ShardsChanged(self, msg: ShardsChanged, sender) -> None:
+        if isinstance(msg.shards, list):
+            self.all_shards = list(msg.shards)
+        super().receiveMsg_ShardsChanged(msg, sender)
+        self._advance_now()
+
+    # ---------------------------------------------------------------- one page at a time
+
+    def advance(self) -> bool:
+        runner = self.runner
+        if runner is None or self.page_upto is not None or not self.all_shards:
+            return False   # a page is out, or the shards are not known yet
+        page = runner.next_page()
+        due = runner.due()
+        if not page and not due:
+            self._wake_at_next_deadline()
+            return False
+        try:
+            outgoing = runner.reactions(page) + due
+        except EncoreError as e:   # a handler's mistake: stop here, say so, retry at the next poll
+            self._failed(f"event after {runner.checkpoint}: {e}")
+            return False
+        self.page_upto = page[-1].offset if page else runner.checkpoint
+        self._send(outgoing)
+        return False
+
+    def _send(self, outgoing: list[Outgoing]) -> None:
+        if not outgoing:
+            self._page_done()
+            return
+        by_shard: dict[int, list[Outgoing]] = {}
+        for item in outgoing:
+            stream = self.runner.app.stream_of(item.command) if self.runner else ""
+            by_shard.setdefault(zlib.crc32(stream.encode()) % len(self.all_shards), []).append(item)
+        self.sent_at = time.monotonic()
+        for shard, items in by_shard.items():
+            address = self.all_shards[shard]
+            if address is None:   # down and being restarted: again after a pause
+                self.undecided += items
+                continue
+            batch_id = uuid.uuid4().hex
+            self.waiting[batch_id] = items
+            self.send(address, CommandBatch(batch_id, [item.wire() for item in items]))
+        if self.waiting:
+            self.wakeupAfter(timedelta(seconds=ANSWER_TIMEOUT_S), payload=_Retry())
+        self._maybe_done()
+
+    def receiveMsg_BatchResults(self, msg: BatchResults, sender) -> None:
+        items = self.waiting.pop(msg.batch_id, None)
+        if items is None or self.runner is None:
+            return
+        follow: list[Outgoing] = []
+        for item, result in zip(items, msg.results, strict=False):
+            status = result.get("status")
+            if status == "accepted":
+                self.runner.fired(item.command_id)
+            elif status == "rejected":
+                self.runner.fired(item.command_id)
+                follow += self.runner.rejected(item, result.get("code", ""), result.get("message", ""))
+            else:
+                self.undecided.append(item)
+                self.last_error = f"{item.command_id}: {status}: {result.get('message')}"
+        if follow:
+            self._send(follow)
+        else:
+            self._maybe_done()
+
+    def _maybe_done(self) -> None:
+        if self.waiting:
+            return
+        if self.undecided:
+            self.wakeupAfter(timedelta(seconds=RETRY_S), payload=_Retry())
+            return
+        self._page_done()
+
+    def _page_done(self) -> None:
+        if self.runner is not None and self.page_upto is not None:
+            self.runner.save(self.page_upto)   # every command of the page answered: move on
+            self.page_upto = None
+            self.last_error = ""
+            self._advance_now()
+
+    def on_wakeup(self, payload: object) -> None:
+        if isinstance(payload, _Deadline):
+            self._advance_now()
+            return
+        if self.waiting and time.monotonic() - self.sent_at >= ANSWER_TIMEOUT_S - 0.01:   # lost with a dead shard
+            for items in self.waiting.values():
+                self.undecided += items
+            self.waiting.clear()
+        if self.undecided and not self.waiting:
+            again, self.undecided = self.undecided, []
+            self._send(again)
+
+    def _wake_at_next_deadline(self) -> None:
+        at = self.runner.next_deadline() if self.runner else None
+        if at is not None:
+            self.wakeupAfter(timedelta(seconds=max(0.0, at - time.time())), payload=_Deadline())
+
+    def _failed(self, error: str) -> None:
+        if error != self.last_error:
+            log.error("reactor %s: %s", self.name, error)
+        self.last_error = error
+
+    # ---------------------------------------------------------------- operations
+
+    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
+        status: dict[str, Any] = self.runner.status() if self.runner else {"reactor": self.name}
+        status.update({"role": "reactor", "view": self.name, "index": 0, "pid": os.getpid(),
+                       "in_flight": sum(len(v) for v in self.waiting.values()), "undecided": len(self.undecided),
+                       "error": self.last_error or None, "notices": self.notices, **memory_mb()})
+        self.send(sender, StatusReport(msg.request_id, status))
+
+    def receiveMsg_Flush(self, msg: Flush, sender) -> None:
+        self.send(sender, Flushed("reactor", 0, self.name))
+
+    def receiveMsg_ActorExitRequest(self, msg: ActorExitRequest, sender) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
