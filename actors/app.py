@@ -63,7 +63,7 @@ class App:
         for name, reactor in self.reactors.items():
             if name in self.projections:
                 raise ConfigError(f"app {self.name!r}: a projection and a reactor are both named {name!r}")
-            for event_type in reactor.encore_reacts:
+            for event_type in (*reactor.encore_reacts, *reactor.encore_effects):
                 self._add_event(event_type)
             for command_type in reactor.encore_rejections:
                 if command_type.__name__ not in self.commands:

@@ -86,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--follow", action="store_true",
                         help="keep printing new events as they are committed, from the running system (Ctrl-C ends)")
     events.set_defaults(handler=cmd_events)
+    sub.add_parser("parked", parents=[data], help="reactors' parked events and why").set_defaults(handler=cmd_parked)
+    retry = sub.add_parser("retry", parents=[data], help="try a reactor's parked events again")
+    retry.add_argument("reactor", help="the reactor's name")
+    retry.add_argument("--offset", type=_offset, default=None, help="only the event at this offset")
+    retry.set_defaults(handler=cmd_retry)
     http = sub.add_parser("http", parents=[data], help="serve the running system over HTTP/JSON (Ctrl-C stops)")
     http.add_argument("--port", type=int, default=DEFAULT_HTTP_PORT, help=f"HTTP port (default {DEFAULT_HTTP_PORT})")
     http.add_argument("--allow-remote", metavar="HOST", default=None,
@@ -301,6 +306,25 @@ def _actor_problems(actor: dict[str, Any]) -> list[str]:
         if actor.get(key):
             problems.append(f"{key.replace('_', ' ')}: {actor[key]}")
     return problems
+
+
+def cmd_parked(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        parked = client.parked()
+    if args.json:
+        print(json.dumps(parked, indent=2))
+    elif not parked:
+        print("no parked events")
+    for p in [] if args.json else parked:
+        print(f"{p['reactor']:16} offset {p['offset']:<8} {p['kind']:7} after {p['attempts']} tries: {p['error']}")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        message = client.retry_parked(args.reactor, args.offset)
+    _print(args, {"reactor": args.reactor, "message": message}) if args.json else print(f"{args.reactor}: {message}")
+    return 0
 
 
 def cmd_restart(args: argparse.Namespace) -> int:

@@ -53,6 +53,8 @@ from .messages import (
     QueryRequest,
     RestartActor,
     RestartAnswer,
+    RetryAnswer,
+    RetryParked,
     Shutdown,
     StartSystem,
     StatusReport,
@@ -455,6 +457,24 @@ class Encore:
         if reply is None:
             raise AskTimeout(f"the supervisor did not answer the restart of {name} within {timeout}s")
         if not reply.restarted:
+            raise ValidationFailed(reply.message)
+        return reply.message
+
+    def parked(self, *, timeout: float = 10.0) -> list[dict]:
+        """Every reactor's parked events: reactor, offset, kind (handler or effect), error, attempts."""
+        return [{"reactor": a.get("reactor"), **p} for a in self.status(timeout=timeout)["actors"]
+                if a.get("role") == "reactor" for p in a.get("parked") or ()]
+
+    def retry_parked(self, reactor: str, offset: int | None = None, *, timeout: float = 10.0) -> str:
+        """Try a reactor's parked events again (all, or the one at `offset`). ValidationFailed for
+        an unknown reactor; what was done otherwise."""
+        if offset is not None:
+            check_position(offset)
+        reply = self._ask_for(self._supervisor, RetryParked(reactor, offset), RetryAnswer,
+                              lambda r: r.reactor == reactor, timeout)
+        if reply is None:
+            raise AskTimeout(f"reactor {reactor} did not answer the retry within {timeout}s")
+        if reply.retried < 0:
             raise ValidationFailed(reply.message)
         return reply.message
 

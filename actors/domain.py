@@ -127,6 +127,14 @@ def on_rejected(command_type: type[Command]) -> Callable:
     return _mark("encore_rejections", command_type)
 
 
+def effect(event_type: type[Event]) -> Callable:
+    """Marks a reactor method as a side effect of `event_type` (an email, an HTTP call):
+    (event, stored, key) -> None. It runs outside every command handler, at least once per
+    event, with `key` the same on every run (reactor and offset: hand it to the outside world as
+    an idempotency key); it is retried with backoff when it raises, and parked after a few tries."""
+    return _mark("encore_effects", event_type)
+
+
 def _mark(attribute: str, message_type: type) -> Callable:
     def mark(fn: Callable) -> Callable:
         setattr(fn, attribute, message_type)
@@ -157,11 +165,13 @@ class _Stateful:
     encore_answers: ClassVar[dict[type, str]] = {}
     encore_reacts: ClassVar[dict[type, str]] = {}
     encore_rejections: ClassVar[dict[type, str]] = {}
+    encore_effects: ClassVar[dict[type, str]] = {}
     encore_snapshot_version: ClassVar[int] = 1
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for marker in ("encore_applies", "encore_handles", "encore_answers", "encore_reacts", "encore_rejections"):
+        for marker in ("encore_applies", "encore_handles", "encore_answers", "encore_reacts", "encore_rejections",
+                       "encore_effects"):
             setattr(cls, marker, _collect(cls, marker))
 
     def encore_snapshot(self) -> Any:
@@ -245,6 +255,11 @@ class Reactor(_Stateful):
     def rejected(self, command: Command, code: str, message: str, stored: Any) -> list[Reaction]:
         name = self.encore_rejections.get(type(command))
         return list(getattr(self, name)(command, code, message, stored) or ()) if name else []
+
+    def run_effect(self, event: Event, stored: Any, key: str) -> None:
+        name = self.encore_effects.get(type(event))
+        if name:
+            getattr(self, name)(event, stored, key)
 
 
 def _appliers(instance: Aggregate | Projection, default_apply: Callable) -> dict[str, Callable]:

@@ -236,6 +236,23 @@ class RestartAnswer:
 
 
 @dataclass(frozen=True)
+class RetryParked:
+    """An operator's request to try a reactor's parked events again (one offset, or all). The
+    supervisor forwards it to the reactor with `reply_to` set; the reactor answers there."""
+
+    reactor: str
+    offset: int | None = None
+    reply_to: Any = None
+
+
+@dataclass(frozen=True)
+class RetryAnswer:
+    reactor: str
+    retried: int
+    message: str
+
+
+@dataclass(frozen=True)
 class Flush:
     """Write what is held (view snapshots) before a shutdown."""
 

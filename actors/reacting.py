@@ -6,9 +6,11 @@ older checkpoint re-reads the same events and produces the same ids, and the sto
 once (its idempotency records), returning the first outcome, rejections included. Rejections are
 answered through the reactor's @on_rejected methods, with ids derived from the rejected command's.
 Deadlines are due at the causing event's commit time plus their delay (the same across replays),
-kept with the checkpoint, and fire with ids derived from their key and cause. The checkpoint,
-the reactor's own state and its pending deadlines are saved in one write, after the commands of
-the events before it were answered.
+kept with the checkpoint, and fire with ids derived from their key and cause. Effects run at
+least once with a key (reactor, offset); an event whose handler raises, or whose effect keeps
+failing, is parked: kept with the checkpoint, reported, retryable. The checkpoint, the reactor's
+own state, its pending deadlines and its parked events are saved in one write, after the
+commands of the events before it were answered.
 """
 
 from __future__ import annotations
@@ -46,6 +48,17 @@ class PendingDeadline:
 
 
 @dataclass
+class Parked:
+    """An event this reactor could not handle (its handler raised) or whose effect kept failing:
+    kept, reported, retryable, never dropped."""
+
+    kind: str          # "handler" or "effect"
+    error: str
+    attempts: int
+    time: float
+
+
+@dataclass
 class ReactorStats:
     handled: int = 0
     sent: int = 0
@@ -63,6 +76,7 @@ class ReactorRunner:
     reactor: Reactor = field(init=False)
     checkpoint: int = 0
     deadlines: dict[str, PendingDeadline] = field(default_factory=dict)
+    parked: dict[int, Parked] = field(default_factory=dict)   # event offset -> why
     stats: ReactorStats = field(default_factory=ReactorStats)
 
     def __post_init__(self) -> None:
@@ -80,6 +94,7 @@ class ReactorRunner:
             return
         self.reactor.encore_restore(saved.state["state"])
         self.deadlines = {key: PendingDeadline(*value) for key, value in saved.state["deadlines"].items()}
+        self.parked = {int(offset): Parked(*value) for offset, value in saved.state.get("parked", {}).items()}
         self.checkpoint = self.stats.resumed_from = saved.checkpoint
 
     def next_page(self, limit: int = PAGE) -> list[StoredEvent]:
@@ -93,9 +108,46 @@ class ReactorRunner:
         for stored in page:
             if stored.type in handled:
                 self.stats.handled += 1
-                answer = self.reactor.react(self.app.decode(stored), stored)
-                outgoing += self._take(answer, stored, f"{self.name}:{stored.offset}")
+                outgoing += self.react_to(stored)
         return outgoing
+
+    def react_to(self, stored: StoredEvent) -> list[Outgoing]:
+        """The commands for one event; a handler that raises parks the event (nothing is sent
+        for it) and the reactor goes on."""
+        try:
+            answer = self.reactor.react(self.app.decode(stored), stored)
+            return self._take(answer, stored, f"{self.name}:{stored.offset}")
+        except Exception as e:   # the user's handler: park, report, go on
+            self.park(stored.offset, "handler", f"{type(e).__name__}: {e}")
+            return []
+
+    def effects(self, page: list[StoredEvent]) -> list[StoredEvent]:
+        """The events of a page that have a side effect to run."""
+        with_effects = {t.__name__ for t in self.reactor_type.encore_effects}
+        return [stored for stored in page if stored.type in with_effects]
+
+    def run_effect(self, stored: StoredEvent) -> str | None:
+        """Run the event's effect once; the error text if it raised."""
+        try:
+            self.reactor.run_effect(self.app.decode(stored), stored, self.effect_key(stored.offset))
+        except Exception as e:   # the outside world: retried by the actor, then parked
+            return f"{type(e).__name__}: {e}"
+        return None
+
+    def effect_key(self, offset: int) -> str:
+        return f"{self.name}:{offset}"
+
+    def park(self, offset: int, kind: str, error: str, attempts: int = 1) -> None:
+        self.parked[offset] = Parked(kind, error, attempts, time.time())
+
+    def unpark(self, offset: int | None) -> list[tuple[StoredEvent, Parked]]:
+        """Take parked events out (one, or all) to be tried again, with why they were parked."""
+        offsets = sorted(self.parked) if offset is None else [offset] if offset in self.parked else []
+        taken = []
+        for at in offsets:
+            [stored] = self.store.read_log(after=at - 1, limit=1)
+            taken.append((stored, self.parked.pop(at)))
+        return taken
 
     def rejected(self, sent: Outgoing, code: str, message: str) -> list[Outgoing]:
         """What the reactor sends when one of its commands was rejected."""
@@ -122,7 +174,8 @@ class ReactorRunner:
     def save(self, upto: int) -> None:
         """The checkpoint, the reactor's state and its deadlines, in one write."""
         state = {"state": self.reactor.encore_snapshot(),
-                 "deadlines": {k: [d.due_at, d.command_id, d.type, d.fields] for k, d in self.deadlines.items()}}
+                 "deadlines": {k: [d.due_at, d.command_id, d.type, d.fields] for k, d in self.deadlines.items()},
+                 "parked": {str(at): [p.kind, p.error, p.attempts, p.time] for at, p in self.parked.items()}}
         self.store.save_view(ViewSnapshot(self.snapshot_name, upto, state, self.reactor_type.encore_snapshot_version))
         self.checkpoint = upto
         self.stats.saved += 1
@@ -148,6 +201,8 @@ class ReactorRunner:
 
     def status(self) -> dict[str, Any]:
         return {"reactor": self.name, "checkpoint": self.checkpoint, "pending_deadlines": len(self.deadlines),
+                "parked": [{"offset": at, "kind": p.kind, "error": p.error, "attempts": p.attempts}
+                           for at, p in sorted(self.parked.items())],
                 "handled": self.stats.handled, "sent": self.stats.sent, "rejected": self.stats.rejected,
                 "deadlines_fired": self.stats.deadlines_fired, "resumed_from": self.stats.resumed_from}
 

@@ -3,8 +3,9 @@
 It runs a ReactorRunner one page at a time: the page's commands go to their shards as one batch
 per shard; rejections are answered with the reactor's follow-up commands; commands the system
 did not decide (a shard down, a timeout, a full disk) are sent again, with the same ids, after a
-pause; once every command of the page is answered, the checkpoint (with the reactor's state and
-deadlines) is saved and the next page begins. Due deadlines go out the same way. A reactor that
+pause; the page's effects run, retried with backoff and parked after EFFECT_TRIES failures; once
+every command and effect of the page is done, the checkpoint (with the reactor's state,
+deadlines and parked events) is saved and the next page begins. Due deadlines go out the same way. A reactor that
 dies restarts from its checkpoint and sends the same ids again: the store applies each once.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest
 
-from storage import EventStore, open_store
+from storage import EventStore, StoredEvent, open_store
 
 from .app import resolve_app
 from .errors import EncoreError
@@ -32,6 +33,8 @@ from .messages import (
     Flush,
     Flushed,
     Ready,
+    RetryAnswer,
+    RetryParked,
     ShardsChanged,
     StatusReport,
     StatusRequest,
@@ -44,6 +47,8 @@ from .settings import Settings
 log = logging.getLogger("encore.reactor")
 RETRY_S = 0.5          # a command the system did not decide is sent again after this pause
 ANSWER_TIMEOUT_S = 10.0
+EFFECT_TRIES = 5       # an effect that failed this many times in a row is parked
+EFFECT_BACKOFF_S = 0.2 # the pause after its first failure, doubling
 
 
 class _Retry:
@@ -52,6 +57,10 @@ class _Retry:
 
 class _Deadline:
     """The wakeup at the next deadline's time."""
+
+
+class _EffectRetry:
+    """The wakeup that runs failed effects again."""
 
 
 class ReactorActor(FollowerActor):
@@ -65,6 +74,8 @@ class ReactorActor(FollowerActor):
         self.sent_at = 0.0
         self.undecided: list[Outgoing] = []
         self.page_upto: int | None = None        # the page whose commands are out
+        self.effects: list[tuple[StoredEvent, int]] = []   # effects of the page still to succeed, tries so far
+        self.retry_requests: list[RetryParked] = []
         self.last_error = ""
 
     def receiveMsg_Configure(self, msg: Configure, sender) -> None:
@@ -99,14 +110,34 @@ class ReactorActor(FollowerActor):
         if not page and not due:
             self._wake_at_next_deadline()
             return False
-        try:
-            outgoing = runner.reactions(page) + due
-        except EncoreError as e:   # a handler's mistake: stop here, say so, retry at the next poll
-            self._failed(f"event after {runner.checkpoint}: {e}")
-            return False
+        outgoing = runner.reactions(page) + due
         self.page_upto = page[-1].offset if page else runner.checkpoint
+        self.effects = [(stored, 0) for stored in runner.effects(page)]
+        self._run_effects()
         self._send(outgoing)
         return False
+
+    def _run_effects(self) -> None:
+        """Each effect of the page once more; a failure waits its backoff, and is parked after
+        EFFECT_TRIES in a row."""
+        assert self.runner is not None
+        still = []
+        for stored, tries in self.effects:
+            error = self.runner.run_effect(stored)
+            if error is None:
+                continue
+            tries += 1
+            if tries >= EFFECT_TRIES:
+                log.error("reactor %s: the effect of event %d failed %d times, parked: %s",
+                          self.name, stored.offset, tries, error)
+                self.runner.park(stored.offset, "effect", error, tries)
+            else:
+                self._failed(f"effect of event {stored.offset} (try {tries}): {error}")
+                still.append((stored, tries))
+        self.effects = still
+        if still:
+            pause = EFFECT_BACKOFF_S * 2 ** (min(t for _, t in still) - 1)
+            self.wakeupAfter(timedelta(seconds=pause), payload=_EffectRetry())
 
     def _send(self, outgoing: list[Outgoing]) -> None:
         if not outgoing:
@@ -150,7 +181,7 @@ class ReactorActor(FollowerActor):
             self._maybe_done()
 
     def _maybe_done(self) -> None:
-        if self.waiting:
+        if self.waiting or self.effects:
             return
         if self.undecided:
             self.wakeupAfter(timedelta(seconds=RETRY_S), payload=_Retry())
@@ -159,14 +190,22 @@ class ReactorActor(FollowerActor):
 
     def _page_done(self) -> None:
         if self.runner is not None and self.page_upto is not None:
-            self.runner.save(self.page_upto)   # every command of the page answered: move on
+            self.runner.save(self.page_upto)   # every command and effect of the page done: move on
             self.page_upto = None
             self.last_error = ""
-            self._advance_now()
+            if self.retry_requests:
+                self._retry_parked(self.retry_requests.pop(0))
+            else:
+                self._advance_now()
 
     def on_wakeup(self, payload: object) -> None:
         if isinstance(payload, _Deadline):
             self._advance_now()
+            return
+        if isinstance(payload, _EffectRetry):
+            if self.effects:
+                self._run_effects()
+                self._maybe_done()
             return
         if self.waiting and time.monotonic() - self.sent_at >= ANSWER_TIMEOUT_S - 0.01:   # lost with a dead shard
             for items in self.waiting.values():
@@ -182,9 +221,36 @@ class ReactorActor(FollowerActor):
             self.wakeupAfter(timedelta(seconds=max(0.0, at - time.time())), payload=_Deadline())
 
     def _failed(self, error: str) -> None:
+        """Note what went wrong (status shows it); log it once, not on every retry."""
         if error != self.last_error:
             log.error("reactor %s: %s", self.name, error)
         self.last_error = error
+
+    # ---------------------------------------------------------------- parked events
+
+    def receiveMsg_RetryParked(self, msg: RetryParked, sender) -> None:
+        if self.runner is None:
+            self.send(msg.reply_to or sender, RetryAnswer(self.name, 0, "the reactor is not running yet; retry"))
+        elif self.page_upto is not None:
+            self.retry_requests.append(msg)   # after the page that is out
+        else:
+            self._retry_parked(msg)
+
+    def _retry_parked(self, msg: RetryParked) -> None:
+        """The parked events again, as a page of their own: handlers re-run (their command ids
+        are the ones they would have had), effects re-run from their first try."""
+        assert self.runner is not None
+        taken = self.runner.unpark(msg.offset if isinstance(msg.offset, int) else None)
+        outgoing: list[Outgoing] = []
+        for stored, why in taken:
+            if why.kind == "handler":
+                outgoing += self.runner.react_to(stored)
+            else:
+                self.effects.append((stored, 0))
+        self.send(msg.reply_to, RetryAnswer(self.name, len(taken), f"{len(taken)} parked event(s) tried again"))
+        self.page_upto = self.runner.checkpoint
+        self._run_effects()
+        self._send(outgoing)
 
     # ---------------------------------------------------------------- operations
 

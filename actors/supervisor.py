@@ -33,6 +33,8 @@ from .messages import (
     Ready,
     RestartActor,
     RestartAnswer,
+    RetryAnswer,
+    RetryParked,
     Role,
     ShardsChanged,
     Shutdown,
@@ -286,6 +288,17 @@ class Supervisor(ActorTypeDispatcher):
             restarted = self._restart(slot.key)
             self.send(sender, RestartAnswer(msg.name, restarted,
                                             "restarting now" if restarted else "the system is stopping"))
+
+    def receiveMsg_RetryParked(self, msg: RetryParked, sender: Any) -> None:
+        """An operator's retry of a reactor's parked events: forwarded to the reactor, which
+        answers the operator."""
+        slot = self.slots.get(slot_key("reactor", msg.reactor, 0))
+        if slot is None or slot.address is None:
+            known = ", ".join(s.view for s in self.slots.values() if s.role == "reactor") or "none"
+            why = "is down; retry when it runs" if slot else f"is not a reactor of this app (reactors: {known})"
+            self.send(sender, RetryAnswer(msg.reactor, -1, f"{msg.reactor} {why}"))
+            return
+        self.send(slot.address, RetryParked(msg.reactor, msg.offset, sender))
 
     # ---------------------------------------------------------------- status
 

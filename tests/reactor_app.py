@@ -1,10 +1,15 @@
 """A bank with a reactor, for the reactor tests: every new account gets a welcome bonus of 10, and
 then tries to take a fee of 1,000 that it cannot pay; the rejection is answered with a note
-deposit of 1. An account opened with the owner "late" also gets a deadline: 1 more after 0.2 s."""
+deposit of 1. An account opened with the owner "late" also gets a deadline: 1 more after 0.2 s.
+Every new account is also greeted (an effect, recorded in GREETED of the process that runs it);
+greeting the owner "unreachable" fails while UNREACHABLE_FAILS is set."""
 
 from actors import App
-from actors.domain import CancelDeadline, Deadline, Reactor, on_rejected, reacts
+from actors.domain import CancelDeadline, Deadline, Reactor, effect, on_rejected, reacts
 from examples.bank import Account, AccountOpened, AuditTrail, Balances, Deposit, Deposited, Withdraw
+
+GREETED: list[str] = []          # effect keys, in the order the greetings ran
+UNREACHABLE_FAILS = [True]
 
 
 class Welcome(Reactor):
@@ -26,6 +31,12 @@ class Welcome(Reactor):
         if event.amount == 7:   # a deposit of 7 cancels the account's pending deadline
             return [CancelDeadline(f"late-{event.account_id}")]
         return []
+
+    @effect(AccountOpened)
+    def greet(self, event, stored, key):
+        if event.owner == "unreachable" and UNREACHABLE_FAILS[0]:
+            raise ConnectionRefusedError(f"cannot reach {event.account_id}'s owner")
+        GREETED.append(key)
 
     @on_rejected(Withdraw)
     def fee_refused(self, command, code, message, stored):

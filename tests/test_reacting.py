@@ -3,15 +3,12 @@ replay from an older checkpoint that applies nothing twice."""
 
 from pathlib import Path
 
-import pytest
-
 from actors import App
 from actors.domain import Reactor, reacts
-from actors.errors import ValidationFailed
 from actors.hosting import AggregateHost
 from actors.reacting import ReactorRunner
 from actors.settings import Settings
-from examples.bank import Account, AccountOpened, OpenAccount
+from examples.bank import Account, AccountOpened, Deposit, OpenAccount
 from storage import MemoryStore
 
 from .reactor_app import app
@@ -96,18 +93,31 @@ def test_deadlines_fire_once_after_their_time_and_a_cancel_stops_them(tmp_path):
     assert _balances(store)["late"] == 12 and _balances(store)["off"] == 18
 
 
-def test_a_reactor_must_return_commands_deadlines_or_cancels(tmp_path):
+def test_a_handler_that_raises_or_returns_nonsense_parks_its_event_and_the_reactor_goes_on(tmp_path):
     class Wrong(Reactor):
         encore_name = "wrong"
 
         @reacts(AccountOpened)
         def opened(self, event, stored):
-            return ["not a command"]
+            if event.account_id == "boom":
+                raise RuntimeError("the handler broke")
+            return ["not a command"] if event.account_id == "nonsense" else [Deposit(account_id=event.account_id,
+                                                                                      amount=1)]
 
     wrong_app = App("wrong", aggregates=[Account], reactors=[Wrong])
     store = MemoryStore()
     AggregateHost(wrong_app, store, Settings(data_dir=Path("unused"))).handle_batch(
-        [("OpenAccount", OpenAccount(account_id="x", owner="o").model_dump(), "x")])
+        [("OpenAccount", OpenAccount(account_id=name, owner="o").model_dump(), name)
+         for name in ("boom", "nonsense", "fine")])
     runner = ReactorRunner(wrong_app, "wrong", store)
-    with pytest.raises(ValidationFailed, match="Deadline or CancelDeadline"):
-        runner.reactions(runner.next_page())
+    sent = runner.reactions(runner.next_page())
+    assert [item.command.account_id for item in sent] == ["fine"]
+    assert {at: (p.kind, p.error.split(":")[0]) for at, p in runner.parked.items()} == {
+        1: ("handler", "RuntimeError"), 2: ("handler", "ValidationFailed")}
+    assert "Deadline or CancelDeadline" in runner.parked[2].error
+    runner.save(3)
+    resumed = ReactorRunner(wrong_app, "wrong", store)
+    resumed.resume()
+    assert sorted(resumed.parked) == [1, 2] and resumed.status()["parked"][0]["offset"] == 1
+    [(stored, why)] = resumed.unpark(1)
+    assert stored.offset == 1 and why.kind == "handler" and sorted(resumed.parked) == [2]

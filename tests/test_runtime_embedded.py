@@ -1,5 +1,7 @@
 """The runtime on simpleSystemBase: routing, group commit, idempotency, snapshots, views."""
 
+import time
+
 import pytest
 
 from actors.client import Encore
@@ -236,3 +238,32 @@ def test_embedded_views_are_pushed_each_commit_without_after(tmp_path):
         assert [b["balance"] for b in balances] == [12, 12]
         shard = next(a for a in client.status()["actors"] if a["role"] == "shard")
         assert shard["notices_sent"] >= 3
+
+
+def test_an_effect_that_keeps_failing_is_parked_listed_and_delivered_by_a_retry(tmp_path):
+    from tests import reactor_app
+
+    reactor_app.GREETED.clear()
+    reactor_app.UNREACHABLE_FAILS[0] = True
+    with Encore.embedded(reactor_app.app, tmp_path / "data") as client:
+        client.ask_many([OpenAccount(account_id="reachable", owner="o"),
+                         OpenAccount(account_id="far", owner="unreachable")])
+        parked = _until(client, lambda: client.parked())
+        assert [(p["reactor"], p["offset"], p["kind"], p["attempts"]) for p in parked] == [("welcome", 2, "effect", 5)]
+        assert "ConnectionRefusedError" in parked[0]["error"] and reactor_app.GREETED == ["welcome:1"]
+        reactor_app.UNREACHABLE_FAILS[0] = False   # the outside world is back
+        assert "1 parked" in client.retry_parked("welcome")
+        _until(client, lambda: "welcome:2" in reactor_app.GREETED)
+        assert _until(client, lambda: not client.parked(), want=True) and reactor_app.GREETED == ["welcome:1", "welcome:2"]
+        with pytest.raises(ValidationFailed, match="not a reactor"):
+            client.retry_parked("nobody")
+
+
+def _until(client, probe, want=None, seconds=30):
+    """Ask `probe` again (each call asks the system) until it gives something (or `want`)."""
+    deadline = time.monotonic() + seconds
+    got = probe()
+    while (not got if want is None else got != want) and time.monotonic() < deadline:
+        client.status()   # lets the in-process system run its actors' wakeups
+        got = probe()
+    return got
