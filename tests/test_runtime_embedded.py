@@ -254,7 +254,8 @@ def test_an_effect_that_keeps_failing_is_parked_listed_and_delivered_by_a_retry(
         reactor_app.UNREACHABLE_FAILS[0] = False   # the outside world is back
         assert "1 parked" in client.retry_parked("welcome")
         _until(client, lambda: "welcome:2" in reactor_app.GREETED)
-        assert _until(client, lambda: not client.parked(), want=True) and reactor_app.GREETED == ["welcome:1", "welcome:2"]
+        assert _until(client, lambda: not client.parked(), want=True)
+        assert reactor_app.GREETED == ["welcome:1", "welcome:2"]
         with pytest.raises(ValidationFailed, match="not a reactor"):
             client.retry_parked("nobody")
 
