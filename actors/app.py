@@ -65,9 +65,9 @@ class App:
                 raise ConfigError(f"app {self.name!r}: a projection and a reactor are both named {name!r}")
             for event_type in (*reactor.encore_reacts, *reactor.encore_effects):
                 self._add_event(event_type)
-            for command_type in reactor.encore_rejections:
+            for command_type in (*reactor.encore_rejections, *reactor.encore_acceptances):
                 if command_type.__name__ not in self.commands:
-                    raise ConfigError(f"reactor {name!r} answers rejections of {command_type.__name__}, which no "
+                    raise ConfigError(f"reactor {name!r} answers outcomes of {command_type.__name__}, which no "
                                       f"aggregate of app {self.name!r} handles")
 
     def _add(self, table: dict, name: str, value: Any) -> None:

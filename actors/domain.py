@@ -127,6 +127,12 @@ def on_rejected(command_type: type[Command]) -> Callable:
     return _mark("encore_rejections", command_type)
 
 
+def on_accepted(command_type: type[Command]) -> Callable:
+    """Marks a reactor method as its answer to the acceptance of a `command_type` it sent:
+    (command, its new events as plain dicts, the stored event that caused it) -> what to send."""
+    return _mark("encore_acceptances", command_type)
+
+
 def effect(event_type: type[Event]) -> Callable:
     """Marks a reactor method as a side effect of `event_type` (an email, an HTTP call):
     (event, stored, key) -> None. It runs outside every command handler, at least once per
@@ -166,12 +172,13 @@ class _Stateful:
     encore_reacts: ClassVar[dict[type, str]] = {}
     encore_rejections: ClassVar[dict[type, str]] = {}
     encore_effects: ClassVar[dict[type, str]] = {}
+    encore_acceptances: ClassVar[dict[type, str]] = {}
     encore_snapshot_version: ClassVar[int] = 1
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for marker in ("encore_applies", "encore_handles", "encore_answers", "encore_reacts", "encore_rejections",
-                       "encore_effects"):
+                       "encore_effects", "encore_acceptances"):
             setattr(cls, marker, _collect(cls, marker))
 
     def encore_snapshot(self) -> Any:
@@ -240,8 +247,9 @@ Reaction = Command | Deadline | CancelDeadline
 
 
 class Reactor(_Stateful):
-    """A process manager: answers events with commands to any aggregate (@reacts methods), and
-    rejections of its own commands with more commands (@on_rejected methods). It may keep state
+    """A process manager: answers events with commands to any aggregate (@reacts methods), the
+    outcomes of its own commands with more commands (@on_accepted, @on_rejected methods), and
+    runs side effects (@effect methods). It may keep state
     of its own (plain attributes, saved with its checkpoint). `__init__` sets the initial state.
     The commands it sends carry ids derived from (reactor, event offset, index): re-reading an
     event after a crash sends the same ids, and the store applies each once."""
@@ -255,6 +263,10 @@ class Reactor(_Stateful):
     def rejected(self, command: Command, code: str, message: str, stored: Any) -> list[Reaction]:
         name = self.encore_rejections.get(type(command))
         return list(getattr(self, name)(command, code, message, stored) or ()) if name else []
+
+    def accepted(self, command: Command, events: list[dict], stored: Any) -> list[Reaction]:
+        name = self.encore_acceptances.get(type(command))
+        return list(getattr(self, name)(command, events, stored) or ()) if name else []
 
     def run_effect(self, event: Event, stored: Any, key: str) -> None:
         name = self.encore_effects.get(type(event))

@@ -155,6 +155,13 @@ class ReactorRunner:
         answer = self.reactor.rejected(sent.command, code, message, sent.cause)
         return self._take(answer, sent.cause, f"{sent.command_id}/r")
 
+    def accepted(self, sent: Outgoing, events: list[dict]) -> list[Outgoing]:
+        """What the reactor sends when one of its commands was accepted (its @on_accepted)."""
+        if type(sent.command) not in self.reactor_type.encore_acceptances:
+            return []
+        answer = self.reactor.accepted(sent.command, events, sent.cause)
+        return self._take(answer, sent.cause, f"{sent.command_id}/a")
+
     def due(self, now: float | None = None) -> list[Outgoing]:
         """Deadlines whose time has come, as commands (they stay pending until answered)."""
         now = time.time() if now is None else now

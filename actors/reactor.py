@@ -169,6 +169,7 @@ class ReactorActor(FollowerActor):
             status = result.get("status")
             if status == "accepted":
                 self.runner.fired(item.command_id)
+                follow += self.runner.accepted(item, result.get("events") or [])
             elif status == "rejected":
                 self.runner.fired(item.command_id)
                 follow += self.runner.rejected(item, result.get("code", ""), result.get("message", ""))

@@ -30,6 +30,8 @@ def drive(runner, host, now=0.0):
                 runner.fired(item.command_id)
                 if result["status"] == "rejected":
                     follow += runner.rejected(item, result["code"], result["message"])
+                else:
+                    follow += runner.accepted(item, result["events"])
             outgoing = follow
         runner.save(page[-1].offset)
 

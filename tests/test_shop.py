@@ -1,0 +1,75 @@
+"""The shop (examples/shop.py): a saga over orders, bank accounts and stock, and a welcome email
+by SMTP to a real server, on an in-process system."""
+
+import time
+
+import pytest
+
+from actors.client import Encore
+from examples.bank import Deposit, GetBalance, OpenAccount
+from examples.shop import AddStock, GetShopOrder, GetShopSummary, GetStock, PlaceShopOrder, app
+
+from . import smtp_server
+from .system_helpers import free_port
+
+
+@pytest.fixture
+def inbox(monkeypatch):
+    port = free_port()
+    controller, inbox = smtp_server.start(port)
+    monkeypatch.setenv("ENCORE_SMTP", f"127.0.0.1:{port}")
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+def _settled(client, orders, seconds=30):
+    """Until every order is confirmed or cancelled (asking the view again each time)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        summary = client.query(GetShopSummary())
+        if summary["orders"] == orders and set(summary["by_status"]) <= {"confirmed", "cancelled"}:
+            return summary
+    raise AssertionError(f"orders did not settle: {summary}")
+
+
+def test_the_saga_confirms_cancels_and_compensates_and_every_customer_gets_one_email(tmp_path, inbox):
+    with Encore.embedded(app, tmp_path / "data") as client:
+        client.ask_many([OpenAccount(account_id="rich", owner="Ann"), OpenAccount(account_id="poor", owner="Bob"),
+                         AddStock(product_id="lamp", quantity=3)])
+        client.ask(Deposit(account_id="rich", amount=500))
+        client.ask_many([
+            PlaceShopOrder(order_id="o1", customer="rich", product_id="lamp", quantity=2, price=100),  # confirmed
+            PlaceShopOrder(order_id="o2", customer="poor", product_id="lamp", quantity=1, price=100),  # no money
+            PlaceShopOrder(order_id="o3", customer="rich", product_id="lamp", quantity=5, price=10),   # no stock
+        ])
+        summary = _settled(client, 3)
+        orders = {o: client.query(GetShopOrder(order_id=o)) for o in ("o1", "o2", "o3")}
+        stock = client.query(GetStock(product_id="lamp"))
+        balances = {a: client.query(GetBalance(account_id=a))["balance"] for a in ("rich", "poor")}
+        deadline = time.monotonic() + 30
+        while len(inbox.message_ids()) < 2 and time.monotonic() < deadline:
+            client.status()   # lets the in-process reactor run its effects
+    assert orders["o1"]["status"] == "confirmed"
+    assert orders["o2"] == {"status": "cancelled", "amount": 100, "customer": "poor", "reason": "insufficient_funds"}
+    assert orders["o3"]["status"] == "cancelled" and orders["o3"]["reason"] == "out_of_stock"
+    assert stock == {"added": 3, "available": 1, "reserved": 0, "sold": 2}   # the poor order's stock came back
+    assert balances == {"rich": 300, "poor": 0} and summary["takings"] == 200   # 500 deposited = 300 + 200
+    assert sorted(inbox.message_ids()) == ["<welcome.1@encore.invalid>", "<welcome.2@encore.invalid>"]
+
+
+def test_an_smtp_server_that_refuses_parks_the_email_and_a_retry_delivers_it(tmp_path, inbox):
+    inbox.refuse = True
+    with Encore.embedded(app, tmp_path / "data") as client:
+        client.ask(OpenAccount(account_id="later", owner="Cy"))
+        deadline = time.monotonic() + 30
+        while not client.parked() and time.monotonic() < deadline:
+            continue   # each parked() asks the system, which runs the effect's retries meanwhile
+        [parked] = client.parked()
+        assert parked["reactor"] == "welcome" and parked["kind"] == "effect" and "451" in parked["error"]
+        inbox.refuse = False   # the server is back
+        client.retry_parked("welcome", parked["offset"])
+        while not inbox.message_ids() and time.monotonic() < deadline:
+            client.status()
+        assert inbox.message_ids() == ["<welcome.1@encore.invalid>"] and client.parked() == []
