@@ -53,3 +53,53 @@ def test_a_reactor_killed_again_and_again_answers_every_event_exactly_once(tmp_p
     with open_store(data / "store") as store:
         sent = [e.command_id for e in store.read_log(after=0, limit=10**6) if e.command_id.startswith("welcome:")]
     assert len(sent) == len(set(sent)) == ACCOUNTS * 2 + ACCOUNTS // 40
+
+
+def test_the_shop_saga_survives_kill_9_of_its_reactors_and_shard_mid_flow(tmp_path):
+    from examples.bank import Deposit
+    from examples.shop import AddStock, GetShopSummary, GetStock, PlaceShopOrder
+
+    from . import smtp_server
+
+    smtp_port = free_port()
+    controller, inbox = smtp_server.start(smtp_port)
+    data = tmp_path / "data"
+    system = RunningSystem(data, free_port(), app="examples.shop:app", env={"ENCORE_SMTP": f"127.0.0.1:{smtp_port}"})
+    customers, products, orders = 12, 3, 90
+    try:
+        with Encore.attach(data) as client:
+            client.ask_many([OpenAccount(account_id=f"c{i}", owner=f"C{i}") for i in range(customers)]
+                            + [AddStock(product_id=f"p{i}", quantity=20) for i in range(products)])
+            client.ask_many([Deposit(account_id=f"c{i}", amount=100 * (i % 4)) for i in range(1, customers) if i % 4])
+            victims = ["checkout-0", "welcome-0", "shard-0", "checkout-0"]
+            for start in range(0, orders, 15):
+                client.ask_many([PlaceShopOrder(order_id=f"o{n}", customer=f"c{n % customers}",
+                                                product_id=f"p{n % products}", quantity=1 + n % 3, price=20)
+                                 for n in range(start, start + 15)])
+                if victims:
+                    name = victims.pop(0)
+                    status = client.status()
+                    victim = next(a for a in status["actors"] if a["name"] == name)
+                    if victim["running"] and victim["pid"]:
+                        kill_and_wait([victim["pid"]])
+                    _wait(client, lambda s, r, name=name: next(a for a in s["actors"] if a["name"] == name)["answered"])
+                    client.refresh_topology()   # a restarted shard lives at a new address
+            deadline = time.monotonic() + 90
+            summary = client.query(GetShopSummary())
+            while time.monotonic() < deadline and not (
+                    summary["orders"] == orders and set(summary["by_status"]) <= {"confirmed", "cancelled"}):
+                summary = client.query(GetShopSummary())
+            stock = [client.query(GetStock(product_id=f"p{i}")) for i in range(products)]
+            balances = sum(client.query(GetBalance(account_id=f"c{i}"))["balance"] for i in range(customers))
+            while len(set(inbox.message_ids())) < customers and time.monotonic() < deadline:
+                client.status()
+            parked = client.parked()
+    finally:
+        system.stop()
+        controller.stop()
+    assert summary["orders"] == orders and set(summary["by_status"]) <= {"confirmed", "cancelled"}, summary
+    assert all(s["added"] == s["available"] + s["reserved"] + s["sold"] and s["reserved"] == 0 for s in stock), stock
+    deposited = sum(100 * (i % 4) for i in range(customers))
+    assert balances + summary["takings"] == deposited   # money conserved: nothing charged twice or lost
+    assert sorted(set(inbox.message_ids())) == sorted(f"<welcome.{i + 1}@encore.invalid>" for i in range(customers))
+    assert parked == []
