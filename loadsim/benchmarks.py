@@ -9,6 +9,8 @@ Each of those is measured in this process on a fresh LMDB store with durable com
   workload's commands in batches of 100 against 10,000 open accounts; microseconds per command,
   median and best of chunks of 5,000 commands. What a launched shard adds is Thespian's transport
   and the other processes' share of the cores.
+- reactor_fold: a reactor that sends nothing (ReactorRunner over the rebuild's 100,000 events).
+- reaction: from an order's commit to the checkout reactor's command committed (launched shop).
 - push: how soon a commit reaches a view and a subscriber by itself (pushed notices, no after=),
   on a launched system: p50 and p99 in milliseconds.
 - roundtrip: Thespian's transport alone: a client of a launched system asks a shard for a reply
@@ -26,18 +28,20 @@ import tempfile
 import time
 from pathlib import Path
 
+from actors.app import App
 from actors.client import Encore
-from actors.domain import plain_fields
+from actors.domain import Reactor, plain_fields, reacts
 from actors.errors import AskTimeout, EncoreError
 from actors.hosting import AggregateHost
 from actors.messages import Flush, Flushed
+from actors.reacting import ReactorRunner
 from actors.settings import Settings
 from actors.viewing import ViewFollower, latency_summary_ms
-from examples import bank
+from examples import bank, shop
 from storage import AppendEntry, NewEvent, Snapshot, open_store
 
 from .bank import BankWorkload
-from .systems import launched
+from .systems import launched, launched_app
 
 ACTIVATION_EVENTS = 10_000
 REBUILD_EVENTS = 100_000
@@ -92,6 +96,65 @@ def bench_rebuild(root: Path, repeats: int) -> dict:
             consumed = follower.catch_up()
             rates.append(consumed / (time.perf_counter() - started))
     return {"events": REBUILD_EVENTS, "events_per_s": round(statistics.median(rates))}
+
+
+class Tally(Reactor):
+    """A reactor with nothing to send: it only folds the deposits into a total."""
+
+    encore_name = "tally"
+
+    def __init__(self):
+        self.total = 0
+
+    @reacts(bank.Deposited)
+    def deposited(self, event, stored):
+        self.total += event.amount
+        return []
+
+
+TALLY_APP = App("bank-tally", aggregates=list(bank.app.aggregates.values()), reactors=[Tally])
+
+
+def bench_reactor_fold(root: Path, repeats: int) -> dict:
+    """A reactor that sends nothing, run over the rebuild's 100,000 deposits by the reactor's own
+    code (ReactorRunner: pages read, events decoded, handlers run, a checkpoint saved per page)."""
+    with open_store(root / "store") as store:
+        _deposits_across_accounts(store, REBUILD_EVENTS, accounts=10_000)
+        rates = []
+        for _ in range(repeats):
+            runner = ReactorRunner(TALLY_APP, "tally", store)
+            started = time.perf_counter()
+            while page := runner.next_page(limit=2_000):
+                if runner.reactions(page):
+                    raise EncoreError("the tally reactor sent a command")
+                runner.save(page[-1].offset)
+            rates.append(REBUILD_EVENTS / (time.perf_counter() - started))
+    return {"events": REBUILD_EVENTS, "events_per_s": round(statistics.median(rates))}
+
+
+def bench_reaction(orders: int) -> dict:
+    """From an order's commit to the checkout reactor's ReserveStock committed, on a launched
+    shop: one order at a time, each its own commit. Both ends are the commit times the log
+    records (each taken as its commit begins)."""
+    with launched_app("examples.shop:app") as data, Encore.attach(data) as client:
+        client.ask_many([shop.AddStock(product_id="p", quantity=10**6), bank.OpenAccount(account_id="c", owner="o")])
+        for n in range(orders):
+            client.ask(shop.PlaceShopOrder(order_id=f"o{n}", customer="c", product_id="p", quantity=1, price=1))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            reactor = next(a for a in client.status()["actors"] if a.get("reactor") == "checkout")
+            if reactor["lag"] == 0 and reactor["in_flight"] == 0 and reactor["handled"] >= orders:
+                break
+        with open_store(data / "store") as store:
+            placed, reserved = {}, {}
+            for event in store.read_log(after=0, limit=10**7):
+                if event.type == "ShopOrderPlaced":
+                    placed[event.data["order_id"]] = event.time
+                elif event.type == "StockReserved":
+                    reserved[event.data["order_id"]] = event.time
+    if len(reserved) < orders:
+        raise AskTimeout(f"the checkout reactor reserved stock for {len(reserved)} of {orders} orders within 60 s")
+    return {"orders": orders, **latency_summary_ms(reserved[o] - placed[o] for o in placed)}
 
 
 def _deposits_across_accounts(store, events: int, accounts: int) -> None:
@@ -205,15 +268,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="FILE")
     parser.add_argument("--asks", type=int, default=3000, help="round trips to time (0: skip)")
     parser.add_argument("--push", type=int, default=2000, help="commits whose delivery to time (0: skip)")
+    parser.add_argument("--reactions", type=int, default=1000, help="orders whose reaction to time (0: skip)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp:
         figures = {"activation": bench_activation(Path(tmp) / "activation", args.repeats),
                    "rebuild": bench_rebuild(Path(tmp) / "rebuild", args.repeats),
+                   "reactor_fold": bench_reactor_fold(Path(tmp) / "reactor", args.repeats),
                    "shard_path": bench_shard_path(Path(tmp) / "shard", chunks=4 * args.repeats)}
     if args.asks > 0:
         figures["roundtrip"] = bench_roundtrip(args.asks)
     if args.push > 0:
         figures["push"] = bench_push(args.push)
+    if args.reactions > 0:
+        figures["reaction"] = bench_reaction(args.reactions)
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -43,9 +43,17 @@ def encore_cli(*args: str) -> None:
 @contextmanager
 def launched(workload: Workload, shards: int | None, keep: Path | None) -> Iterator[Path]:
     """A system started for this run with the workload's app; stopped (and removed) at the end."""
-    base = keep or Path(tempfile.mkdtemp(prefix=f"loadsim-{workload.name}-"))
+    with launched_app(workload.app_path, shards, keep, prefix=workload.name) as data:
+        yield data
+
+
+@contextmanager
+def launched_app(app_path: str, shards: int | None = None, keep: Path | None = None,
+                 prefix: str = "app") -> Iterator[Path]:
+    """A system of `app_path` started in a temporary directory; stopped (and removed) at the end."""
+    base = keep or Path(tempfile.mkdtemp(prefix=f"loadsim-{prefix}-"))
     data = base / "data"
-    encore_cli("start", "--data", str(data), "--app", workload.app_path, "--port", str(free_port()),
+    encore_cli("start", "--data", str(data), "--app", app_path, "--port", str(free_port()),
                *(("--shards", str(shards)) if shards else ()))
     try:
         yield data

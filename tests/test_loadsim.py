@@ -132,7 +132,8 @@ def test_bench_runtime_measures_activation_rebuild_the_shard_path_and_the_round_
     from loadsim import benchmarks
 
     out = tmp_path / "figures.json"
-    assert benchmarks.main(["--repeats", "1", "--asks", "30", "--push", "200", "--json", str(out)]) == 0
+    assert benchmarks.main(["--repeats", "1", "--asks", "30", "--push", "200", "--reactions", "50",
+                            "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
     assert figures["activation"]["events"] == benchmarks.ACTIVATION_EVENTS
     assert 0 < figures["activation"]["snapshot_at_head_ms"] < figures["activation"]["no_snapshot_ms"]
@@ -140,6 +141,8 @@ def test_bench_runtime_measures_activation_rebuild_the_shard_path_and_the_round_
     path = figures["shard_path"]  # the bench itself checks every result against the plan
     assert path["commands"] == 4 * benchmarks.SHARD_CHUNK
     assert 0 < path["best_us_per_command"] <= path["median_us_per_command"]
+    assert figures["reactor_fold"]["events_per_s"] > 0
+    assert figures["reaction"]["events"] == 50 and 0 < figures["reaction"]["p50"] <= figures["reaction"]["p99"]
     push = figures["push"]
     assert push["commit_to_subscriber_ms"]["events"] == 200 and push["commit_to_view_ms"]["events"] >= 200
     assert 0 < push["commit_to_view_ms"]["p50"] <= push["commit_to_view_ms"]["p99"]
