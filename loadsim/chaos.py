@@ -2,7 +2,7 @@
 
 SPEC is a comma-separated list of `kill-ROLE:N`: kill-shard, kill-projection, kill-query (Encore
 has no separate query actor: queries are answered by projection replicas, so this kills a replica
-that answers queries), kill-any (a shard or a projection). The moments are fractions of the run's
+that answers queries), kill-reactor, kill-any (a shard, a projection or a reactor). The moments are fractions of the run's
 commands drawn from the seed; the victim is drawn from the running actors of that role, found in
 the system's status, and killed by its pid. The supervisor restarts it; clients retry timed-out
 asks with the same command ids. The supervisor itself is not a target: nothing restarts it.
@@ -21,7 +21,7 @@ from actors.errors import ConfigError
 
 MIN_UP_S = 2.0   # a restarted victim has served a while since (a fault, not a fault loop)
 ROLES = {"kill-shard": ("shard",), "kill-projection": ("projection",), "kill-query": ("projection",),
-         "kill-any": ("shard", "projection")}
+         "kill-reactor": ("reactor",), "kill-any": ("shard", "projection", "reactor")}
 
 
 def parse_spec(text: str) -> list[str]:

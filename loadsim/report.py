@@ -47,6 +47,9 @@ def print_table(figures: dict[str, Any]) -> None:
         memory = figures["memory"]
         rows.append(("shard heap MiB / peak RSS MiB", f"{memory['shard_heap_mb']} / {memory['shard_peak_rss_mb']}"))
         rows.append(("shard live aggregates", f"{memory['live_aggregates']} (cap {memory['cap']})"))
+    for block in ("sagas", "effects"):
+        if figures.get(block):
+            rows.append((block, ", ".join(f"{k} {v}" for k, v in figures[block].items())))
     if figures.get("chaos"):
         rows.append(("chaos", ", ".join(f"{k} {v}" for k, v in figures["chaos"].items() if k != "events")))
     verify = figures["verify"]

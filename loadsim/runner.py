@@ -32,13 +32,15 @@ from .bank import BankWorkload
 from .chaos import Chaos, parse_spec
 from .driver import ClientReport, DriveOptions, Driver, frozen_heap
 from .orders import OrdersWorkload
+from .shop import ShopWorkload
 from .systems import Target, attached, embedded, launched
 from .tasks import TasksWorkload
 from .users import UsersWorkload
 from .verify import verify
 from .workload import Plan, Step, Workload
 
-WORKLOADS: dict[str, type[Workload]] = {w.name: w for w in (BankWorkload, TasksWorkload, UsersWorkload, OrdersWorkload)}
+WORKLOADS: dict[str, type[Workload]] = {
+    w.name: w for w in (BankWorkload, TasksWorkload, UsersWorkload, OrdersWorkload, ShopWorkload)}
 SETUP_BATCH = 500          # the untimed set-up (opening accounts) goes in large batches
 CLIENT_START_TIMEOUT_S = 120.0
 PLOT_BINS = 60             # throughput is plotted in this many slices of the run (at least 50 ms each)
@@ -338,6 +340,7 @@ def simulate(args: argparse.Namespace) -> int:
     ids = {"setup": [f"{tag}-s{i}" for i in range(len(plan.setup))],
            "main": [f"{tag}-{i}" for i in range(len(plan.main))]}
     with ExitStack() as stack:
+        stack.enter_context(workload.services())
         if args.embedded:
             target = stack.enter_context(embedded(workload, args.shards, args.keep))
         else:
@@ -350,6 +353,7 @@ def simulate(args: argparse.Namespace) -> int:
         chaos = Chaos(args.chaos, args.seed, len(plan.main)) if args.chaos else None
         run = run_clients(args, target, workload, plan, ids, chaos)
         target.client.refresh_topology()   # actors killed during the run live at new addresses
+        settled = workload.settle(target.client, plan)
         steps, all_ids = plan.setup + plan.main, ids["setup"] + ids["main"]
         outcomes = run["outcomes"]["setup"] + run["outcomes"]["main"]
         verification = verify(target.client, target.data_dir, workload, plan, steps, all_ids, outcomes, head_before)
@@ -357,7 +361,9 @@ def simulate(args: argparse.Namespace) -> int:
             verification.add("read-your-writes", run["report"].ryw_stale_examples)
         verification.add("client", run["report"].errors)
         status = target.client.status()
-        result = figures(args, target, workload, run, verification, status)
+        result = {**figures(args, target, workload, run, verification, status), **settled}
+        if settled.get("sagas", {}).get("unfinished") or settled.get("effects", {}).get("parked"):
+            result["verify"]["ok"] = False   # a saga left unfinished, or an effect parked
         if chaos is not None:
             result["chaos"] = chaos.report(status, run["report"].retried, verification.lost, verification.duplicated)
         publish(args, workload, run, result)   # before the system stops: a failed stop loses no figure

@@ -9,6 +9,8 @@ clients, batch size or timing.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -61,6 +63,15 @@ class Workload:
     def observed(self, answer: Any) -> Any:
         """The part of that query's answer a step's `observe` predicts."""
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def services(self) -> Iterator[None]:
+        """What the workload's app needs running beside the system (an SMTP server...)."""
+        yield
+
+    def settle(self, client: Any, plan: Plan) -> dict[str, Any]:
+        """Wait for what follows the commands by itself (reactors' sagas) to finish; figures of it."""
+        return {}
 
     def check_views(self, views: dict[str, Projection], plan: Plan, *, whole_log: bool) -> tuple[list[str], dict]:
         """Compare views folded from the log with the model: (differences, what was compared).
