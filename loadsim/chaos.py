@@ -4,8 +4,9 @@ SPEC is a comma-separated list of `kill-ROLE:N`: kill-shard, kill-projection, ki
 has no separate query actor: queries are answered by projection replicas, so this kills a replica
 that answers queries), kill-reactor, kill-any (a shard, a projection or a reactor). The moments
 are fractions of the run's commands drawn from the seed; the victim is drawn from the running
-actors of that role, found in the system's status, and killed by its pid. The supervisor restarts it; clients retry timed-out
-asks with the same command ids. The supervisor itself is not a target: nothing restarts it.
+actors of that role, found in the system's status, and killed by its pid. The supervisor
+restarts it; clients retry timed-out asks with the same command ids. The supervisor itself is
+not a target: nothing restarts it.
 """
 
 from __future__ import annotations
