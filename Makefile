@@ -18,6 +18,7 @@ run: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m examples.session
+	$(PY) bin/loadsim shop --quick --no-progress
 
 # the whole suite: what CI runs
 test: $(STAMP)

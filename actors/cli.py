@@ -288,7 +288,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             extra = f"checkpoint {a.get('checkpoint')} lag {a.get('lag')}"
         elif a["role"] == "reactor":
             extra = (f"checkpoint {a.get('checkpoint')} lag {a.get('lag')} sent {a.get('sent')} "
-                     f"deadlines {a.get('pending_deadlines')}")
+                     f"deadlines {a.get('pending_deadlines')} parked {len(a.get('parked') or ())}")
         print(f"  {a['role']:11} {a['name']:20} pid {a.get('pid')!s:8} restarts {a.get('restarts', 0)}  {extra}")
         for problem in _actor_problems(a):
             print(f"      {problem}")

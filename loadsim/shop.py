@@ -78,7 +78,7 @@ class ShopWorkload(Workload):
     @contextmanager
     def services(self) -> Iterator[None]:
         """A real SMTP server for the welcome emails, named to the system by ENCORE_SMTP."""
-        from tests.smtp_server import start  # the same small aiosmtpd inbox the tests use
+        from .smtp import start
 
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))

@@ -59,7 +59,7 @@ def test_the_shop_saga_survives_kill_9_of_its_reactors_and_shard_mid_flow(tmp_pa
     from examples.bank import Deposit
     from examples.shop import AddStock, GetShopSummary, GetStock, PlaceShopOrder
 
-    from . import smtp_server
+    from loadsim import smtp as smtp_server
 
     smtp_port = free_port()
     controller, inbox = smtp_server.start(smtp_port)

@@ -9,7 +9,7 @@ from actors.client import Encore
 from examples.bank import Deposit, GetBalance, OpenAccount
 from examples.shop import AddStock, GetShopOrder, GetShopSummary, GetStock, PlaceShopOrder, app
 
-from . import smtp_server
+from loadsim import smtp as smtp_server
 from .system_helpers import free_port
 
 

@@ -1,4 +1,5 @@
-"""A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives, for the shop's tests."""
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives: the shop workload's
+emails, and the tests'."""
 
 import threading
 from email import message_from_bytes
