@@ -58,7 +58,6 @@ def test_a_reactor_killed_again_and_again_answers_every_event_exactly_once(tmp_p
 def test_the_shop_saga_survives_kill_9_of_its_reactors_and_shard_mid_flow(tmp_path):
     from examples.bank import Deposit
     from examples.shop import AddStock, GetShopSummary, GetStock, PlaceShopOrder
-
     from loadsim import smtp as smtp_server
 
     smtp_port = free_port()

@@ -8,8 +8,8 @@ import pytest
 from actors.client import Encore
 from examples.bank import Deposit, GetBalance, OpenAccount
 from examples.shop import AddStock, GetShopOrder, GetShopSummary, GetStock, PlaceShopOrder, app
-
 from loadsim import smtp as smtp_server
+
 from .system_helpers import free_port
 
 
