@@ -9,7 +9,7 @@ from actors.client import Encore
 from examples.bank import GetBalance, OpenAccount
 from storage import open_store
 
-from .system_helpers import RunningSystem, free_port, kill_and_wait
+from .system_helpers import RunningSystem, encore, encore_json, free_port, kill_and_wait
 
 pytestmark = pytest.mark.slow
 ACCOUNTS = 400
@@ -46,6 +46,12 @@ def test_a_reactor_killed_again_and_again_answers_every_event_exactly_once(tmp_p
             assert reactor["restarts"] == kills and reactor["lag"] == 0, reactor
             head = status["head_offset"]
             balances = [client.query(GetBalance(account_id=f"a{i}"), after=head)["balance"] for i in range(ACCOUNTS)]
+        code, parked = encore_json("parked", data=data)
+        assert code == 0 and parked == []
+        refused = encore("retry", "nobody", data=data)
+        assert refused.returncode == 2 and "not a reactor" in refused.stderr
+        listed = encore("status", data=data, check=True).stdout
+        assert "reactor     welcome-0" in listed and "deadlines 0 parked 0" in listed
     finally:
         system.stop()
     # the bonus (10) and the note for the refused fee (1) once each; the "late" ones 1 more at their deadline
