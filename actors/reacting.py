@@ -10,7 +10,8 @@ kept with the checkpoint, and fire with ids derived from their key and cause. Ef
 least once with a key (reactor, offset); an event whose handler raises, or whose effect keeps
 failing, is parked: kept with the checkpoint, reported, retryable. The checkpoint, the reactor's
 own state, its pending deadlines and its parked events are saved in one write, after the
-commands of the events before it were answered.
+commands of the events before it were answered, every SAVE_EVERY_EVENTS events or SAVE_INTERVAL_S
+(a restart re-reads what came after: the same ids again, applied once).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from .domain import CancelDeadline, Command, Deadline, Reactor, plain_fields
 from .errors import ValidationFailed
 
 PAGE = 200
+SAVE_EVERY_EVENTS = 1_000   # a checkpoint moved this far is saved...
+SAVE_INTERVAL_S = 1.0       # ...or one this old: a restart re-reads at most that much (same ids)
 
 
 class Outgoing(NamedTuple):
@@ -78,6 +81,8 @@ class ReactorRunner:
     deadlines: dict[str, PendingDeadline] = field(default_factory=dict)
     parked: dict[int, Parked] = field(default_factory=dict)   # event offset -> why
     stats: ReactorStats = field(default_factory=ReactorStats)
+    saved_checkpoint: int = 0
+    saved_at: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         self.reactor_type = self.app.reactors[self.name]
@@ -95,7 +100,7 @@ class ReactorRunner:
         self.reactor.encore_restore(saved.state["state"])
         self.deadlines = {key: PendingDeadline(*value) for key, value in saved.state["deadlines"].items()}
         self.parked = {int(offset): Parked(*value) for offset, value in saved.state.get("parked", {}).items()}
-        self.checkpoint = self.stats.resumed_from = saved.checkpoint
+        self.checkpoint = self.saved_checkpoint = self.stats.resumed_from = saved.checkpoint
 
     def next_page(self, limit: int = PAGE) -> list[StoredEvent]:
         return self.store.read_log(after=self.checkpoint, limit=limit)
@@ -178,13 +183,28 @@ class ReactorRunner:
     def next_deadline(self) -> float | None:
         return min((d.due_at for d in self.deadlines.values()), default=None)
 
+    def done_upto(self, upto: int) -> None:
+        """Every command and effect of the events up to `upto` is done: the checkpoint moves
+        (in memory; `save_if_due` makes it durable)."""
+        self.checkpoint = max(self.checkpoint, upto)
+
+    def save_if_due(self, *, force: bool = False) -> bool:
+        """Save when the checkpoint moved SAVE_EVERY_EVENTS, or SAVE_INTERVAL_S after it moved."""
+        moved = self.checkpoint - self.saved_checkpoint
+        if not force and (moved <= 0 or (moved < SAVE_EVERY_EVENTS
+                                         and time.monotonic() - self.saved_at < SAVE_INTERVAL_S)):
+            return False
+        self.save(self.checkpoint)
+        return True
+
     def save(self, upto: int) -> None:
-        """The checkpoint, the reactor's state and its deadlines, in one write."""
+        """The checkpoint, the reactor's state, its deadlines and parked events, in one write."""
         state = {"state": self.reactor.encore_snapshot(),
                  "deadlines": {k: [d.due_at, d.command_id, d.type, d.fields] for k, d in self.deadlines.items()},
                  "parked": {str(at): [p.kind, p.error, p.attempts, p.time] for at, p in self.parked.items()}}
         self.store.save_view(ViewSnapshot(self.snapshot_name, upto, state, self.reactor_type.encore_snapshot_version))
-        self.checkpoint = upto
+        self.checkpoint = self.saved_checkpoint = upto
+        self.saved_at = time.monotonic()
         self.stats.saved += 1
 
     def _take(self, answer: list, cause: StoredEvent, prefix: str) -> list[Outgoing]:
@@ -207,7 +227,8 @@ class ReactorRunner:
         return outgoing
 
     def status(self) -> dict[str, Any]:
-        return {"reactor": self.name, "checkpoint": self.checkpoint, "pending_deadlines": len(self.deadlines),
+        return {"reactor": self.name, "checkpoint": self.checkpoint, "saved_checkpoint": self.saved_checkpoint,
+                "pending_deadlines": len(self.deadlines),
                 "parked": [{"offset": at, "kind": p.kind, "error": p.error, "attempts": p.attempts}
                            for at, p in sorted(self.parked.items())],
                 "handled": self.stats.handled, "sent": self.stats.sent, "rejected": self.stats.rejected,

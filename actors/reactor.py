@@ -105,6 +105,7 @@ class ReactorActor(FollowerActor):
         runner = self.runner
         if runner is None or self.page_upto is not None or not self.all_shards:
             return False   # a page is out, or the shards are not known yet
+        runner.save_if_due()   # (the poll comes here too: an idle reactor saves its last progress)
         page = runner.next_page()
         due = runner.due()
         if not page and not due:
@@ -191,7 +192,8 @@ class ReactorActor(FollowerActor):
 
     def _page_done(self) -> None:
         if self.runner is not None and self.page_upto is not None:
-            self.runner.save(self.page_upto)   # every command and effect of the page done: move on
+            self.runner.done_upto(self.page_upto)   # every command and effect of the page done: move on
+            self.runner.save_if_due()
             self.page_upto = None
             self.last_error = ""
             if self.retry_requests:
@@ -263,6 +265,8 @@ class ReactorActor(FollowerActor):
         self.send(sender, StatusReport(msg.request_id, status))
 
     def receiveMsg_Flush(self, msg: Flush, sender) -> None:
+        if self.runner is not None and self.page_upto is None:
+            self.runner.save_if_due(force=True)
         self.send(sender, Flushed("reactor", 0, self.name))
 
     def receiveMsg_ActorExitRequest(self, msg: ActorExitRequest, sender) -> None:
