@@ -9,6 +9,7 @@ from actors.client import Encore
 from examples.bank import Deposit, GetBalance, OpenAccount
 from examples.shop import AddStock, GetShopOrder, GetShopSummary, GetStock, PlaceShopOrder, app
 from loadsim import smtp as smtp_server
+from storage import open_store
 
 from .system_helpers import free_port
 
@@ -73,3 +74,30 @@ def test_an_smtp_server_that_refuses_parks_the_email_and_a_retry_delivers_it(tmp
         while not inbox.message_ids() and time.monotonic() < deadline:
             client.status()
         assert inbox.message_ids() == ["<welcome.1@encore.invalid>"] and client.parked() == []
+
+
+def test_an_order_not_paid_in_time_is_cancelled_its_stock_released_and_a_late_payment_refunded(
+        tmp_path, inbox, monkeypatch):
+    import examples.shop
+
+    monkeypatch.setattr(examples.shop, "PAY_WITHIN_S", 0.0)   # due at once: it races the payment
+    with Encore.embedded(app, tmp_path / "data") as client:
+        client.ask_many([OpenAccount(account_id="slow", owner="Di"), AddStock(product_id="desk", quantity=1)])
+        client.ask(Deposit(account_id="slow", amount=100))
+        client.ask(PlaceShopOrder(order_id="late", customer="slow", product_id="desk", quantity=1, price=60))
+        _settled(client, 1)
+        order = client.query(GetShopOrder(order_id="late"))
+        deadline = time.monotonic() + 30
+        stock = client.query(GetStock(product_id="desk"))
+        while stock["reserved"] and time.monotonic() < deadline:
+            stock = client.query(GetStock(product_id="desk"))
+        balance = client.query(GetBalance(account_id="slow"))["balance"]
+        while balance != 100 and time.monotonic() < deadline:
+            balance = client.query(GetBalance(account_id="slow"))["balance"]
+        with open_store(tmp_path / "data" / "store") as store:
+            moves = [(e.type, e.data["amount"]) for e in store.read_log(after=0, limit=1000)
+                     if e.stream == "account:slow" and e.type != "AccountOpened"]
+    assert moves == [("Deposited", 100), ("Withdrawn", 60), ("Deposited", 60)]   # charged, then refunded
+    assert order["status"] == "cancelled" and order["reason"] == "not paid in time"
+    assert stock == {"added": 1, "available": 1, "reserved": 0, "sold": 0}
+    assert balance == 100   # charged, then refunded: the payment came after the cancellation
