@@ -46,6 +46,7 @@ class Outgoing(NamedTuple):
 class PendingDeadline:
     due_at: float
     command_id: str
+    cause: int           # the offset of the event that scheduled it
     type: str
     fields: dict[str, Any]
 
@@ -148,30 +149,36 @@ class ReactorRunner:
     def unpark(self, offset: int | None) -> list[tuple[StoredEvent, Parked]]:
         """Take parked events out (one, or all) to be tried again, with why they were parked."""
         offsets = sorted(self.parked) if offset is None else [offset] if offset in self.parked else []
-        taken = []
-        for at in offsets:
-            [stored] = self.store.read_log(after=at - 1, limit=1)
-            taken.append((stored, self.parked.pop(at)))
-        return taken
+        return [(self._event_at(at), self.parked.pop(at)) for at in offsets]
 
     def rejected(self, sent: Outgoing, code: str, message: str) -> list[Outgoing]:
-        """What the reactor sends when one of its commands was rejected."""
+        """What the reactor sends when one of its commands was rejected (its @on_rejected)."""
         self.stats.rejected += 1
-        answer = self.reactor.rejected(sent.command, code, message, sent.cause)
-        return self._take(answer, sent.cause, f"{sent.command_id}/r")
+        return self._answer(sent, "/r", lambda: self.reactor.rejected(sent.command, code, message, sent.cause))
 
     def accepted(self, sent: Outgoing, events: list[dict]) -> list[Outgoing]:
         """What the reactor sends when one of its commands was accepted (its @on_accepted)."""
         if type(sent.command) not in self.reactor_type.encore_acceptances:
             return []
-        answer = self.reactor.accepted(sent.command, events, sent.cause)
-        return self._take(answer, sent.cause, f"{sent.command_id}/a")
+        return self._answer(sent, "/a", lambda: self.reactor.accepted(sent.command, events, sent.cause))
+
+    def _answer(self, sent: Outgoing, mark: str, handler: Any) -> list[Outgoing]:
+        """An outcome handler's commands; one that raises parks the causing event, as react_to does."""
+        try:
+            return self._take(handler(), sent.cause, f"{sent.command_id}{mark}")
+        except Exception as e:   # the user's handler: park, report, go on
+            self.park(sent.cause.offset, "handler", f"answering {sent.command_id}: {type(e).__name__}: {e}")
+            return []
 
     def due(self, now: float | None = None) -> list[Outgoing]:
         """Deadlines whose time has come, as commands (they stay pending until answered)."""
         now = time.time() if now is None else now
-        return [Outgoing(d.command_id, self.app.parse_command(d.type, d.fields), _NO_CAUSE)
+        return [Outgoing(d.command_id, self.app.parse_command(d.type, d.fields), self._event_at(d.cause))
                 for d in self.deadlines.values() if d.due_at <= now]
+
+    def _event_at(self, offset: int) -> StoredEvent:
+        [stored] = self.store.read_log(after=offset - 1, limit=1)
+        return stored
 
     def fired(self, command_id: str) -> None:
         """A deadline's command was answered: it is done."""
@@ -200,7 +207,8 @@ class ReactorRunner:
     def save(self, upto: int) -> None:
         """The checkpoint, the reactor's state, its deadlines and parked events, in one write."""
         state = {"state": self.reactor.encore_snapshot(),
-                 "deadlines": {k: [d.due_at, d.command_id, d.type, d.fields] for k, d in self.deadlines.items()},
+                 "deadlines": {k: [d.due_at, d.command_id, d.cause, d.type, d.fields]
+                               for k, d in self.deadlines.items()},
                  "parked": {str(at): [p.kind, p.error, p.attempts, p.time] for at, p in self.parked.items()}}
         self.store.save_view(ViewSnapshot(self.snapshot_name, upto, state, self.reactor_type.encore_snapshot_version))
         self.checkpoint = self.saved_checkpoint = upto
@@ -213,9 +221,9 @@ class ReactorRunner:
             if isinstance(item, Deadline):
                 fields = plain_fields(item.command)
                 self.app.parse_command(type(item.command).__name__, fields)   # sendable, or ValidationFailed now
-                self.deadlines[item.key] = PendingDeadline(cause.time + item.after_s, f"{self.name}:deadline:"
-                                                           f"{item.key}:{cause.offset}", type(item.command).__name__,
-                                                           fields)
+                self.deadlines[item.key] = PendingDeadline(
+                    cause.time + item.after_s, f"{self.name}:deadline:{item.key}:{cause.offset}", cause.offset,
+                    type(item.command).__name__, fields)
             elif isinstance(item, CancelDeadline):
                 self.deadlines.pop(item.key, None)
             elif isinstance(item, Command) and type(item).__name__ in self.app.commands:
@@ -234,5 +242,3 @@ class ReactorRunner:
                 "handled": self.stats.handled, "sent": self.stats.sent, "rejected": self.stats.rejected,
                 "deadlines_fired": self.stats.deadlines_fired, "resumed_from": self.stats.resumed_from}
 
-
-_NO_CAUSE = StoredEvent(0, "", 0, "", 0, {}, "", 0.0)   # a deadline's command: its cause is in its id

@@ -4,11 +4,11 @@ replay from an older checkpoint that applies nothing twice."""
 from pathlib import Path
 
 from actors import App
-from actors.domain import Reactor, reacts
+from actors.domain import Reactor, on_rejected, reacts
 from actors.hosting import AggregateHost
 from actors.reacting import ReactorRunner
 from actors.settings import Settings
-from examples.bank import Account, AccountOpened, Deposit, OpenAccount
+from examples.bank import Account, AccountOpened, Deposit, OpenAccount, Withdraw
 from storage import MemoryStore
 
 from .reactor_app import app
@@ -123,3 +123,25 @@ def test_a_handler_that_raises_or_returns_nonsense_parks_its_event_and_the_react
     assert sorted(resumed.parked) == [1, 2] and resumed.status()["parked"][0]["offset"] == 1
     [(stored, why)] = resumed.unpark(1)
     assert stored.offset == 1 and why.kind == "handler" and sorted(resumed.parked) == [2]
+
+
+def test_an_outcome_handler_that_raises_parks_the_event_that_caused_the_command(tmp_path):
+    class Clumsy(Reactor):
+        encore_name = "clumsy"
+
+        @reacts(AccountOpened)
+        def opened(self, event, stored):
+            return [Withdraw(account_id=event.account_id, amount=5)]
+
+        @on_rejected(Withdraw)
+        def refused(self, command, code, message, stored):
+            raise KeyError("the handler looked for something that is not there")
+
+    clumsy_app = App("clumsy", aggregates=[Account], reactors=[Clumsy])
+    store = MemoryStore()
+    host = AggregateHost(clumsy_app, store, Settings(data_dir=Path("unused")))
+    host.handle_batch([("OpenAccount", {"account_id": "a", "owner": "o"}, "open-a")])
+    runner = ReactorRunner(clumsy_app, "clumsy", store)
+    drive(runner, host)   # would raise if the handler's error escaped
+    assert [(at, p.kind) for at, p in runner.parked.items()] == [(1, "handler")]
+    assert "KeyError" in runner.parked[1].error and runner.checkpoint == 1
