@@ -1,9 +1,26 @@
 """Encore's actor runtime: the programming model, the actor system and the client."""
 
 from .app import App, load_app
-from .domain import Aggregate, Command, DomainError, Event, Projection, Query, answers, applies, handles
+from .domain import (
+    Aggregate,
+    CancelDeadline,
+    Command,
+    Deadline,
+    DomainError,
+    Event,
+    Projection,
+    Query,
+    Reactor,
+    answers,
+    applies,
+    effect,
+    handles,
+    on_accepted,
+    on_rejected,
+    reacts,
+)
 
 __all__ = [
-    "Aggregate", "App", "Command", "DomainError", "Event", "Projection", "Query",
-    "answers", "applies", "handles", "load_app",
+    "Aggregate", "App", "CancelDeadline", "Command", "Deadline", "DomainError", "Event", "Projection", "Query",
+    "Reactor", "answers", "applies", "effect", "handles", "load_app", "on_accepted", "on_rejected", "reacts",
 ]
