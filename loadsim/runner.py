@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import multiprocessing
 import queue
 import sys
@@ -22,6 +23,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from actors.app import load_app
 from actors.client import Encore
 from actors.errors import ConfigError, EncoreError
 from actors.settings import Settings
@@ -48,7 +50,12 @@ PLOT_BINS = 60             # throughput is plotted in this many slices of the ru
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loadsim", description="Load-simulate an Encore system and verify it.")
-    p.add_argument("workload", choices=sorted(WORKLOADS))
+    p.add_argument("workload", nargs="?", choices=sorted(WORKLOADS),
+                   help="a sample workload (or give your own with --workload)")
+    p.add_argument("--workload", dest="workload_path", metavar="MODULE:ATTR",
+                   help="your own Workload class, e.g. examples.library:LibraryWorkload")
+    p.add_argument("--app", dest="app_path", metavar="MODULE:ATTR",
+                   help="the app to run it against (default: the workload's own app_path)")
     p.add_argument("--accounts", "--entities", dest="entities", type=int, default=None,
                    help="accounts (bank), or tasks/users/orders: how many entities (default: the workload's)")
     p.add_argument("--commands", type=int, default=None, help="commands in the timed part (default: the workload's)")
@@ -105,12 +112,32 @@ def check(args: argparse.Namespace) -> None:
         report.check_plot_available()
 
 
+def workload_class(args: argparse.Namespace) -> type[Workload]:
+    """The sample named, or the user's class at --workload MODULE:ATTR."""
+    if (args.workload is None) == (args.workload_path is None):
+        raise ConfigError(f"name one workload: a sample ({', '.join(sorted(WORKLOADS))}) or --workload MODULE:ATTR")
+    if args.workload is not None:
+        return WORKLOADS[args.workload]
+    module_name, _, attr = args.workload_path.partition(":")
+    try:
+        kind = getattr(importlib.import_module(module_name), attr) if module_name and attr else None
+    except ImportError as e:
+        raise ConfigError(f"--workload {args.workload_path}: cannot import {module_name!r} ({e})") from e
+    if not (isinstance(kind, type) and issubclass(kind, Workload)):
+        raise ConfigError(f"--workload {args.workload_path}: give MODULE:ATTR naming a subclass of "
+                          f"loadsim.workload.Workload (found {type(kind).__name__})")
+    return kind
+
+
 def make_workload(args: argparse.Namespace, tag: str) -> Workload:
-    kind = WORKLOADS[args.workload]
+    kind = workload_class(args)
     entities = args.entities or (kind.quick_entities if args.quick else kind.default_entities)
     commands = args.commands or (kind.quick_commands if args.quick else kind.default_commands)
     # attached to a system with other data: this run's entities get names of their own
-    return kind(entities, commands, args.seed, prefix=f"{tag}-" if args.attach else "")
+    workload = kind(entities, commands, args.seed, prefix=f"{tag}-" if args.attach else "")
+    if args.app_path:   # the same workload against another app (one that has its commands)
+        vars(workload).update(app=load_app(args.app_path), app_path=args.app_path)
+    return workload
 
 
 # ---------------------------------------------------------------- clients
@@ -239,8 +266,9 @@ def _merge(plan: Plan, shares: dict, reports: dict[int, tuple], started: float) 
         for phase, phase_report in (("setup", setup_report), ("main", main_report)):
             for step_index, outcome in zip(shares[phase][index], phase_report.outcomes, strict=True):
                 outcomes[phase][step_index] = outcome
-        for name in ("latencies_ms", "finished_at", "query_ms", "ryw_ms", "ryw_stale_examples"):
+        for name in ("latencies_ms", "finished_at", "query_ms", "ryw_ms"):
             getattr(merged, name).extend(getattr(main_report, name))
+        merged.ryw_stale_examples += setup_report.ryw_stale_examples + main_report.ryw_stale_examples
         for name in ("ryw_checked", "ryw_stale", "retried", "retried_queries"):
             setattr(merged, name, getattr(merged, name) + getattr(main_report, name) + getattr(setup_report, name))
         merged.errors += setup_report.errors + main_report.errors

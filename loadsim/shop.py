@@ -42,7 +42,7 @@ class ShopWorkload(Workload):
 
     def __getstate__(self) -> dict[str, Any]:
         """Client processes get the workload without the SMTP inbox (it stays in the simulator)."""
-        return {**self.__dict__, "inbox": None}
+        return {**super().__getstate__(), "inbox": None}
 
     def customer(self, i: int) -> str:
         return f"{self.prefix}customer-{i}"

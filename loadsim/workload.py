@@ -53,6 +53,11 @@ class Workload:
     def __init__(self, entities: int, commands: int, seed: int, prefix: str = "") -> None:
         self.entities, self.commands, self.seed, self.prefix = entities, commands, seed, prefix
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What travels to a client process: not an app given with --app (clients attach and use
+        the system's own); the class's app stays."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("app", "app_path")}
+
     def plan(self) -> Plan:
         raise NotImplementedError
 
