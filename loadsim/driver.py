@@ -23,6 +23,7 @@ from typing import Any
 from actors.client import AsyncEncore, CommandResult, Encore
 from actors.errors import AskTimeout, EncoreError, Unavailable
 
+from .latency import Latency
 from .workload import Step, Workload
 
 MAX_RETRIES = 20
@@ -47,10 +48,10 @@ class ClientReport:
     position, number of events, duplicate)."""
 
     outcomes: list[tuple] = field(default_factory=list)
-    latencies_ms: list[float] = field(default_factory=list)
+    latency: Latency = field(default_factory=Latency)        # per command, as the client saw it
     finished_at: list[tuple[float, int]] = field(default_factory=list)   # (monotonic time, commands)
-    query_ms: list[float] = field(default_factory=list)
-    ryw_ms: list[float] = field(default_factory=list)
+    query_latency: Latency = field(default_factory=Latency)
+    ryw_latency: Latency = field(default_factory=Latency)
     ryw_checked: int = 0
     ryw_stale: int = 0
     ryw_stale_examples: list[str] = field(default_factory=list)
@@ -81,7 +82,7 @@ class Driver:
                 time.sleep(wait)   # open loop: the schedule, not the system, sets the pace
             results = self._send(chunk, chunk_ids, report)
             done = time.monotonic()
-            report.latencies_ms.extend([(done - due) * 1000] * len(chunk))
+            report.latency.record_ms((done - due) * 1000, len(chunk))
             report.outcomes.extend(_outcome(r) for r in results)
             report.finished_at.append((done, len(chunk)))
             if count and self.progress is not None:
@@ -103,7 +104,7 @@ class Driver:
                 result = await self._submit(client, steps[index], ids[index], report)
                 done = time.monotonic()
                 outcomes[index] = _outcome(result)
-                report.latencies_ms.append((done - began) * 1000)
+                report.latency.record_ms((done - began) * 1000)
                 report.finished_at.append((done, 1))
                 if self.progress is not None:
                     self.progress.value += 1
@@ -184,9 +185,9 @@ class Driver:
                 report.errors.append(f"query {type(query).__name__} for {step.key}: {e}")
                 continue
             took = (time.monotonic() - began) * 1000
-            report.query_ms.append(took)
+            report.query_latency.record_ms(took)
             if ryw:
-                report.ryw_ms.append(took)
+                report.ryw_latency.record_ms(took)
                 report.ryw_checked += 1
                 seen = self.workload.observed(answer) if answer is not None else None
                 if seen != step.observe:

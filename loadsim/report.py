@@ -1,4 +1,4 @@
-"""The run's figures: percentiles, the printed table, the JSON file and the plot."""
+"""The run's figures: the printed table, the JSON file and the plot."""
 
 from __future__ import annotations
 
@@ -9,20 +9,6 @@ from typing import Any
 from actors.errors import ConfigError
 
 LATENCY_KEYS = ("p50", "p90", "p99", "p999", "max")
-
-
-def percentiles(values: list[float], *points: float) -> dict[str, float | None]:
-    """Nearest-rank percentiles, in the unit of `values`; None when there are none."""
-    ordered = sorted(values)
-    out: dict[str, float | None] = {}
-    for p in points:
-        key = "max" if p == 100 else f"p{str(p).replace('.', '')}"   # 99.9 -> p999
-        out[key] = round(ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))], 3) if ordered else None
-    return out
-
-
-def latency_summary(values_ms: list[float]) -> dict[str, float | None]:
-    return percentiles(values_ms, 50, 90, 99, 99.9, 100)
 
 
 def print_table(figures: dict[str, Any]) -> None:
@@ -77,8 +63,9 @@ def check_plot_available() -> None:
         raise ConfigError("--plot needs matplotlib: `.venv/bin/pip install -e '.[plot]'` (make installs it)") from None
 
 
-def plot(path: Path, throughput: list[tuple[float, float]], latencies_ms: list[float], title: str) -> None:
-    """Throughput over time (commands/s per half second) and the latency distribution."""
+def plot(path: Path, throughput: list[tuple[float, float]], curve: list[tuple[float, float]], title: str) -> None:
+    """Throughput over time (commands/s per half second) and the latency percentile curve of the
+    clients' merged histogram ((percentile, ms) points)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,13 +76,12 @@ def plot(path: Path, throughput: list[tuple[float, float]], latencies_ms: list[f
     rate_axis.set_ylim(bottom=0)
     rate_axis.set(xlabel="seconds since start", ylabel="commands/s", title="throughput")
     rate_axis.grid(alpha=0.3)
-    ordered = sorted(latencies_ms)
-    if ordered:
-        shares = [100 * (i + 1) / len(ordered) for i in range(len(ordered))]
-        latency_axis.plot(ordered, shares)
+    if curve:   # the x axis in nines: 1/(1 - p), so 90, 99, 99.9 are evenly spaced
+        latency_axis.plot([1 / (1 - p / 100) for p, _ in curve], [ms for _, ms in curve], marker=".")
         latency_axis.set_xscale("log")
-    latency_axis.set(xlabel="latency per command (ms, log scale)", ylabel="percent of commands at or below",
-                     title="latency distribution")
+        ticks = [p for p in (0, 90, 99, 99.9, 99.99, 99.999) if p <= curve[-1][0]]
+        latency_axis.set_xticks([1 / (1 - p / 100) for p in ticks], [f"{p:g}%" for p in ticks])
+    latency_axis.set(xlabel="percentile", ylabel="latency per command (ms)", title="latency by percentile")
     latency_axis.grid(alpha=0.3, which="both")
     figure.suptitle(title)
     figure.tight_layout()

@@ -266,8 +266,9 @@ def _merge(plan: Plan, shares: dict, reports: dict[int, tuple], started: float) 
         for phase, phase_report in (("setup", setup_report), ("main", main_report)):
             for step_index, outcome in zip(shares[phase][index], phase_report.outcomes, strict=True):
                 outcomes[phase][step_index] = outcome
-        for name in ("latencies_ms", "finished_at", "query_ms", "ryw_ms"):
-            getattr(merged, name).extend(getattr(main_report, name))
+        merged.finished_at.extend(main_report.finished_at)
+        for name in ("latency", "query_latency", "ryw_latency"):   # the clients' histograms, merged
+            getattr(merged, name).add(getattr(main_report, name))
         merged.ryw_stale_examples += setup_report.ryw_stale_examples + main_report.ryw_stale_examples
         for name in ("ryw_checked", "ryw_stale", "retried", "retried_queries"):
             setattr(merged, name, getattr(merged, name) + getattr(main_report, name) + getattr(setup_report, name))
@@ -333,12 +334,13 @@ def figures(args, target: Target, workload: Workload, run: dict, verification, s
         "concurrency": args.concurrency,
         "rate": args.rate, "seed": args.seed, "entities": workload.entities, "commands": len(main),
         **count, "elapsed_s": round(run["elapsed"], 3), "commands_per_s": round(len(main) / run["elapsed"], 1),
-        "latency_ms": report.latency_summary(merged.latencies_ms),
+        "latency_ms": merged.latency.summary(),
         "events": sum(o[3] for o in main if o[0] == "accepted"),
         # the timed part's queries; ryw_checked and ryw_stale also count the set-up's (checked all the same)
-        "queries": len(merged.query_ms), "ryw_queries": len(merged.ryw_ms), "ryw_checked": merged.ryw_checked,
-        "query_latency_ms": report.percentiles(merged.query_ms, 50, 99),
-        "ryw_latency_ms": report.percentiles(merged.ryw_ms, 50, 99),
+        "queries": merged.query_latency.count, "ryw_queries": merged.ryw_latency.count,
+        "ryw_checked": merged.ryw_checked,
+        "query_latency_ms": merged.query_latency.summary("p50", "p99"),
+        "ryw_latency_ms": merged.ryw_latency.summary("p50", "p99"),
         "ryw_stale": merged.ryw_stale, "retried": merged.retried, "retried_queries": merged.retried_queries,
         "rebuild": verification.rebuild,
         "memory": {"shard_peak_rss_mb": [s.get("peak_rss_mb") for s in shards],
@@ -404,7 +406,7 @@ def publish(args: argparse.Namespace, workload: Workload, run: dict, result: dic
         report.write_json(result, args.json)
     if args.plot:
         rates = throughput(run["report"].finished_at, run["started"], run["elapsed"])
-        report.plot(args.plot, rates, run["report"].latencies_ms,
+        report.plot(args.plot, rates, run["report"].latency.curve(),
                     f"{workload.name}: {result['commands_per_s']:,.0f} commands/s, {result['mode']}, "
                     f"{args.clients} client(s), batch {args.batch}")
 
