@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,29 @@ def print_table(figures: dict[str, Any]) -> None:
     verify = figures["verify"]
     verdict = "every check held" if verify["ok"] else f"FAILED ({len(verify['differences'])} differences)"
     rows.append(("verified", verdict))
-    width = max(len(name) for name, _ in rows)
+    if sys.stdout.isatty():
+        _rich_table(rows, verify["ok"], verify["differences"])
+        return
+    width = max(len(name) for name, _ in rows)   # no terminal (CI, a pipe): plain lines
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
     for difference in verify["differences"]:
         print(f"  ! {difference}")
+
+
+def _rich_table(rows: list[tuple[str, str]], ok: bool, differences: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in rows:
+        table.add_row(name, f"[{'green' if ok else 'red'}]{value}[/]" if name == "verified" else value)
+    console = Console()
+    console.print(table)
+    for difference in differences:
+        console.print(f"[red]! {difference}[/]", highlight=False, markup=True)
 
 
 def _ms(value: float | None) -> str:

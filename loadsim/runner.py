@@ -278,38 +278,72 @@ def _merge(plan: Plan, shares: dict, reports: dict[int, tuple], started: float) 
 
 
 class Progress:
-    """A progress bar with the live rate on stderr (a line every few seconds when not a terminal)."""
+    """Progress on stderr: a live bar with the rate, elapsed time and ETA (rich) on a terminal; a
+    plain line every 5 s without one (CI, pipes)."""
 
     def __init__(self, total: int, done: Any, started: float, enabled: bool) -> None:
         self.total, self.done, self.started, self.enabled = total, done, started, enabled
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.tty = sys.stderr.isatty()
+        self.bar: Any = None
 
     def __enter__(self) -> Progress:
+        if self.enabled and self.tty:
+            self.bar = _rich_progress()
+            self.bar.start()
+            self.task = self.bar.add_task("commands", total=self.total, rate="")
+            self.last = (time.monotonic(), 0)
         if self.enabled:
             self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
-        if self.enabled:
-            self.thread.join()
-            self._draw(time.monotonic(), final=True)
+        if not self.enabled:
+            return
+        self.thread.join()
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done())
+            self.bar.stop()
+        else:
+            self._line(time.monotonic())
 
     def _loop(self) -> None:
-        last = (time.monotonic(), 0)
-        while not self.stop.wait(0.5 if self.tty else 5.0):
-            last = self._draw(time.monotonic(), last=last)
+        while not self.stop.wait(0.5 if self.bar is not None else 5.0):
+            if self.bar is not None:
+                self._bar(time.monotonic())
+            else:
+                self._line(time.monotonic())
 
-    def _draw(self, now: float, last: tuple = (0.0, 0), final: bool = False) -> tuple:
+    def _bar(self, now: float) -> None:
+        """The bar, with the rate of the last half second (the live rate)."""
+        done, (then, before) = self.done(), self.last
+        self.bar.update(self.task, completed=done, rate=f"{(done - before) / max(now - then, 1e-9):,.0f}/s now")
+        self.last = (now, done)
+
+    def _line(self, now: float) -> None:
         done = self.done()
-        live = (done - last[1]) / max(now - last[0], 1e-9) if last[0] else done / max(now - self.started, 1e-9)
-        filled = int(30 * done / max(self.total, 1))
-        line = (f"[{'#' * filled}{'.' * (30 - filled)}] {done:,}/{self.total:,} commands  "
-                f"{live:,.0f}/s now  {now - self.started:5.1f} s")
-        print(("\r" if self.tty else "") + line, end="\n" if final or not self.tty else "", file=sys.stderr, flush=True)
-        return now, done
+        rate = done / max(now - self.started, 1e-9)
+        print(f"{done:,}/{self.total:,} commands  {rate:,.0f}/s  {now - self.started:5.1f} s", file=sys.stderr,
+              flush=True)
+
+
+def _rich_progress() -> Any:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                    TextColumn("[cyan]{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=Console(stderr=True))
 
 
 # ---------------------------------------------------------------- figures
