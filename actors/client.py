@@ -154,6 +154,7 @@ class Encore:
         self._contexts: list = []
         self._replica = itertools.count()
         self._pages: dict[str, deque] = {}   # subscription id -> messages for it that others received
+        self.data_dir: Path | None = None    # the system's data directory
 
     # ---------------------------------------------------------------- opening and closing
 
@@ -171,7 +172,9 @@ class Encore:
         except BaseException:
             system.shutdown()
             raise
-        return cls(system, supervisor, topology, app_obj, embedded=True)
+        client = cls(system, supervisor, topology, app_obj, embedded=True)
+        client.data_dir = config.data_dir
+        return client
 
     @classmethod
     def attach(cls, data_dir: str | Path, *, timeout: float = 10.0) -> Encore:
@@ -182,7 +185,9 @@ class Encore:
         if not topology.app_path:
             system.shutdown()
             raise SystemError_(f"the system on {data_dir} names no app; restart it with `encore start --app ...`")
-        return cls(system, supervisor, topology, load_app(topology.app_path), embedded=False)
+        client = cls(system, supervisor, topology, load_app(topology.app_path), embedded=False)
+        client.data_dir = Path(data_dir)
+        return client
 
     def close(self) -> None:
         if self.state is ClientState.CLOSED:

@@ -18,20 +18,24 @@ envelope each (offsets 1, 2, 3...); a reactor is given earlier events (what it s
 dropped) and then one event. Every `then...` raises AssertionError saying what differs, field by
 field. For a whole system in a test, the pytest plugin (installed with Encore) gives the
 `encore_system` fixture: `encore_system(app)` is an embedded system on a temporary directory,
-stopped after the test.
+stopped after the test. `store_faults(encore, fail_next=N | full=True | slow_s=S)` makes its store
+fail, fill up or slow down for a while, to see how your app behaves when storage does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
 from storage import StoredEvent
+from storage.lmdb_store import open_handle
 
 from .domain import Aggregate, CancelDeadline, Command, Deadline, DomainError, Event, Projection, Query, Reactor
+from .errors import StorageError, StorageFull, ValidationFailed
 
 # ---------------------------------------------------------------- aggregates
 
@@ -169,6 +173,41 @@ class Reaction:
     def then_cancels(self, *keys: str) -> None:
         if sorted(keys) != sorted(self.cancelled):
             raise AssertionError(f"{_name(self.trigger)} cancelled {self.cancelled}; expected {list(keys)}")
+
+
+# ---------------------------------------------------------------- faults
+
+
+@contextlib.contextmanager
+def store_faults(encore: Any, *, fail_next: int = 0, full: bool = False, slow_s: float = 0.0) -> Iterator[None]:
+    """Make the store of an embedded system misbehave while the block runs: the next `fail_next`
+    commits fail (StorageError), or every commit fails as on a full disk (`full`), or every commit
+    takes `slow_s` seconds longer. Nothing a failed commit would have written is written; the
+    system's answers are what it answers on a real fault (commands `failed`, nothing applied)."""
+    if not getattr(encore, "is_embedded", False) or encore.data_dir is None:
+        raise ValidationFailed("store_faults works on a system started with Encore.embedded in this process")
+    store = open_handle(encore.data_dir / "store")
+    if store is None:
+        raise ValidationFailed(f"no store is open in this process at {encore.data_dir / 'store'}")
+    real_append, failures = store.append, [fail_next]
+
+    def append(*args: Any, **kwargs: Any) -> Any:
+        if slow_s:
+            time.sleep(slow_s)   # the injected slowness itself
+        if full:
+            raise StorageFull(f"the disk holding {encore.data_dir} is full (injected by store_faults); "
+                              f"nothing of the batch was written")
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise StorageError(f"the commit failed (injected by store_faults, {failures[0]} more to come); "
+                               f"nothing of the batch was written")
+        return real_append(*args, **kwargs)
+
+    store.append = append   # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del store.append   # the class's own method again
 
 
 # ---------------------------------------------------------------- comparison

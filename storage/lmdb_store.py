@@ -88,6 +88,13 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
+def open_handle(path: str | os.PathLike[str]) -> LmdbStore | None:
+    """This process's open handle to the store at `path`, if it has one (for test tools that
+    inject faults into an in-process system; see actors.testing.store_faults)."""
+    with _registry_lock:
+        return _registry.get(os.path.realpath(path))
+
+
 def open_store(
     path: str | os.PathLike[str],
     *,

@@ -75,3 +75,26 @@ def test_the_encore_system_fixture_gives_an_embedded_system_and_stops_it(encore_
     encore = encore_system(app)
     opened = encore.ask(OpenAccount(account_id="f", owner="fay"))
     assert encore.query(GetBalance(account_id="f"), after=opened.position)["owner"] == "fay"
+
+
+def test_store_faults_fail_commits_then_let_them_through(encore_system):
+    from actors.errors import CommandFailed, ValidationFailed
+    from actors.testing import store_faults
+    from examples.bank import app
+
+    encore = encore_system(app)
+    encore.ask(OpenAccount(account_id="s", owner="sam"))
+    with store_faults(encore, fail_next=1):
+        with pytest.raises(CommandFailed, match="injected by store_faults"):
+            encore.ask(Deposit(account_id="s", amount=5), command_id="d-1")
+        again = encore.ask(Deposit(account_id="s", amount=5), command_id="d-1")   # the retry applies, once
+    assert again.accepted and not again.duplicate
+    with store_faults(encore, full=True):
+        [result] = encore.ask_many([Deposit(account_id="s", amount=1)])
+        assert result.status == "failed" and "full" in result.message
+    with store_faults(encore, slow_s=0.01):
+        slow = encore.ask(Deposit(account_id="s", amount=2))
+    assert encore.query(GetBalance(account_id="s"), after=slow.position)["balance"] == 7
+    with pytest.raises(ValidationFailed, match="Encore.embedded"):
+        with store_faults(object(), full=True):
+            pass
