@@ -135,6 +135,16 @@ class ReactorScenario:
     def when(self, event: Event) -> Reaction:
         return Reaction(event, self._react(event))
 
+    def runs_effect(self, event: Event) -> str:
+        """Run the reactor's effect for `event` (as the runtime would, once), and return the key
+        it was given; assert on what the effect did with your own fake of the outside world."""
+        self.offset += 1
+        key = f"{type(self.reactor).encore_name}:{self.offset}"
+        if type(event) not in type(self.reactor).encore_effects:
+            raise AssertionError(f"{type(self.reactor).__name__} has no effect for {_name(event)}")
+        self.reactor.run_effect(event, stored_envelope(event, self.offset), key)
+        return key
+
     def when_rejected(self, command: Command, code: str, cause: Event, message: str = "") -> Reaction:
         """What the reactor sends when `command`, which it sent for `cause`, was rejected."""
         return Reaction(command, self.reactor.rejected(command, code, message, stored_envelope(cause, self.offset)))

@@ -98,3 +98,29 @@ def test_store_faults_fail_commits_then_let_them_through(encore_system):
     with pytest.raises(ValidationFailed, match="Encore.embedded"):
         with store_faults(object(), full=True):
             pass
+
+
+def test_a_reactor_effect_runs_with_its_key(monkeypatch):
+    from actors.testing import given_reactor
+    from examples import shop
+
+    sent = []
+
+    class FakeSmtp:   # the outside world, faked: what the effect hands over is kept
+        def __init__(self, host, port, timeout):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def send_message(self, message):
+            sent.append((message["To"], message["Message-ID"]))
+
+    monkeypatch.setattr(shop.smtplib, "SMTP", FakeSmtp)
+    key = given_reactor(shop.Welcome).runs_effect(OPENED)
+    assert key == "welcome:1" and sent == [("a@customers.invalid", "<welcome.1@encore.invalid>")]
+    with pytest.raises(AssertionError, match="has no effect for Deposited"):
+        given_reactor(shop.Welcome).runs_effect(Deposited(account_id="a", amount=1))
