@@ -24,9 +24,9 @@ from email.message import EmailMessage
 
 from pydantic import Field
 
-from actors import App
-from actors.domain import (
+from actors import (
     Aggregate,
+    App,
     CancelDeadline,
     Command,
     Deadline,
