@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--follow", action="store_true",
                         help="keep printing new events as they are committed, from the running system (Ctrl-C ends)")
     events.set_defaults(handler=cmd_events)
+    state = sub.add_parser("state", parents=[data], help="an aggregate's state at a version (time travel)")
+    state.add_argument("stream", help="TYPE:ID, e.g. account:a1")
+    state.add_argument("--version", type=_offset, default=None, help="the version (default: the latest)")
+    state.set_defaults(handler=cmd_state)
     sub.add_parser("parked", parents=[data], help="reactors' parked events and why").set_defaults(handler=cmd_parked)
     retry = sub.add_parser("retry", parents=[data], help="try a reactor's parked events again")
     retry.add_argument("reactor", help="the reactor's name")
@@ -306,6 +310,13 @@ def _actor_problems(actor: dict[str, Any]) -> list[str]:
         if actor.get(key):
             problems.append(f"{key.replace('_', ' ')}: {actor[key]}")
     return problems
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        found = client.aggregate_state(args.stream, args.version)
+    _print(args, found)
+    return 0
 
 
 def cmd_parked(args: argparse.Namespace) -> int:

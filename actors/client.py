@@ -57,6 +57,8 @@ from .messages import (
     RetryParked,
     Shutdown,
     StartSystem,
+    StateAnswer,
+    StateRequest,
     StatusReport,
     StatusRequest,
     SubscribeRefused,
@@ -464,6 +466,21 @@ class Encore:
         if not reply.restarted:
             raise ValidationFailed(reply.message)
         return reply.message
+
+    def aggregate_state(self, stream: str, version: int | None = None, *, timeout: float = 10.0) -> dict:
+        """{stream, version, state}: the aggregate's state at `version` (latest when None), folded
+        by its shard from the store with the aggregate's own code; the live instance is untouched."""
+        if not isinstance(stream, str):
+            raise ValidationFailed(f"stream must be TYPE:ID text, not {type(stream).__name__}")
+        shard = zlib.crc32(stream.encode()) % len(self._topology.shards)
+        request = StateRequest(uuid.uuid4().hex, stream, version)
+        reply = self._ask_for(self._shard_address(shard, request.request_id), request, StateAnswer,
+                              lambda r: r.request_id == request.request_id, timeout)
+        if reply is None:
+            raise AskTimeout(f"shard {shard} did not answer for {stream} within {timeout}s")
+        if not reply.ok:
+            raise error_from_plain(reply.state, query=True)
+        return reply.state
 
     def parked(self, *, timeout: float = 10.0) -> list[dict]:
         """Every reactor's parked events: reactor, offset, kind (handler or effect), error, attempts."""

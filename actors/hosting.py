@@ -242,6 +242,25 @@ class AggregateHost:
 
     # ---------------------------------------------------------------- activation
 
+    def state_at(self, stream: str, version: int | None = None) -> dict[str, Any]:
+        """The aggregate's state at `version` (the latest when None), folded from the store by a
+        fresh instance with the aggregate's own code (upcasters applied): time travel that leaves
+        the live instance alone. ValidationFailed for a stream or version that is not there."""
+        kind = stream.partition(":")[0] if isinstance(stream, str) else None
+        aggregate_type = self.app.aggregates.get(kind) if kind else None
+        if aggregate_type is None:
+            raise ValidationFailed(f"stream {stream!r}: give TYPE:ID with TYPE one of "
+                                   f"{', '.join(sorted(self.app.aggregates))}")
+        if version is not None and (type(version) is not int or version < 0):
+            raise ValidationFailed(f"version={version!r}: give an integer >= 0 (or none for the latest)")
+        events = self.store.read_stream(stream, after_version=0, limit=version)
+        if version is not None and len(events) < version:
+            raise ValidationFailed(f"stream {stream} has {len(events)} events: there is no version {version}")
+        state = aggregate_type()
+        for stored in events:
+            state.apply(self.app.decode(stored))
+        return {"stream": stream, "version": len(events), "state": state.encore_snapshot()}
+
     def activate(self, stream: str, aggregate_type: type[Aggregate]) -> LiveAggregate:
         """The live instance, activated from its snapshot and the tail of its stream if needed."""
         live = self.live.get(stream)

@@ -236,6 +236,26 @@ class RestartAnswer:
 
 
 @dataclass(frozen=True)
+class StateRequest:
+    """Client -> the stream's shard: the aggregate's state at `version` (None: the latest),
+    folded from the store by a fresh instance (the live one is not touched)."""
+
+    request_id: str
+    stream: str
+    version: int | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class StateAnswer:
+    request_id: str
+    ok: bool
+    state: dict = field(default_factory=dict)   # {stream, version, state} or a plain error
+
+    def __repr__(self) -> str:
+        return f"StateAnswer(request_id={self.request_id!r}, ok={self.ok})"
+
+
+@dataclass(frozen=True)
 class RetryParked:
     """An operator's request to try a reactor's parked events again (one offset, or all). The
     supervisor forwards it to the reactor with `reply_to` set; the reactor answers there."""

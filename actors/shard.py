@@ -16,7 +16,7 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 from storage import EventStore, open_store
 
 from .app import resolve_app
-from .errors import EncoreError, ValidationFailed
+from .errors import EncoreError, Unavailable, ValidationFailed
 from .hosting import AggregateHost
 from .messages import (
     BatchResults,
@@ -27,6 +27,8 @@ from .messages import (
     FollowShard,
     NoticeSeen,
     Ready,
+    StateAnswer,
+    StateRequest,
     StatusReport,
     StatusRequest,
     UnfollowShard,
@@ -34,7 +36,7 @@ from .messages import (
 from .notices import NoticeBoard
 from .procinfo import memory_mb
 from .settings import Settings
-from .wire import invalid, unavailable
+from .wire import error_to_plain, invalid, unavailable
 
 log = logging.getLogger("encore.shard")
 
@@ -73,6 +75,16 @@ class Shard(ActorTypeDispatcher):
         self.send(sender, BatchResults(msg.batch_id, results))
         if self.store is not None and self.board.followers and any(r.get("status") == "accepted" for r in results):
             self._notify(self.board.committed(self.store.head_offset()))
+
+    def receiveMsg_StateRequest(self, msg: StateRequest, sender) -> None:
+        if self.host is None:
+            answer = StateAnswer(msg.request_id, False, error_to_plain(Unavailable(f"shard {self.index} is starting")))
+        else:
+            try:
+                answer = StateAnswer(msg.request_id, True, self.host.state_at(msg.stream, msg.version))
+            except EncoreError as e:
+                answer = StateAnswer(msg.request_id, False, error_to_plain(e))
+        self.send(sender, answer)
 
     def receiveMsg_FollowShard(self, msg: FollowShard, sender) -> None:
         if isinstance(msg.key, str):

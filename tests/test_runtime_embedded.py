@@ -268,3 +268,20 @@ def _until(client, probe, want=None, seconds=30):
         client.status()   # lets the in-process system run its actors' wakeups
         got = probe()
     return got
+
+
+def test_aggregate_state_at_a_past_version_is_the_fold_of_its_first_events(tmp_path):
+    with Encore.embedded(app, tmp_path / "data") as client:
+        client.ask(OpenAccount(account_id="tt", owner="o"))
+        for amount in (5, 7, 11):
+            client.ask(Deposit(account_id="tt", amount=amount))
+        assert client.aggregate_state("account:tt", 2)["state"]["balance"] == 5
+        latest = client.aggregate_state("account:tt")
+        assert latest["version"] == 4 and latest["state"]["balance"] == 23
+        assert client.aggregate_state("account:tt", 0)["state"]["balance"] == 0
+        client.ask(Withdraw(account_id="tt", amount=3))   # the live instance was not disturbed
+        assert client.query(GetBalance(account_id="tt"), after=client.status()["head_offset"])["balance"] == 20
+        for stream, version, says in (("account:tt", 9, "no version 9"), ("nope:x", None, "TYPE:ID"),
+                                      ("account:tt", -1, "integer >= 0")):
+            with pytest.raises(ValidationFailed, match=says):
+                client.aggregate_state(stream, version)

@@ -48,6 +48,20 @@ def test_send_query_after_and_events(running):
     assert "AccountOpened" in events and "Deposited" in events
 
 
+def test_state_at_a_past_version_equals_the_fold_of_the_first_events(running):
+    encore_json("send", "OpenAccount", "account_id=travel", "owner=tia", data=running.data)
+    for amount in (4, 6, 10):
+        encore_json("send", "Deposit", "account_id=travel", f"amount={amount}", data=running.data)
+    with open_store(running.data / "store") as store:
+        first_three = [e.data.get("amount", 0) for e in store.read_stream("account:travel", limit=3)]
+    code, past = encore_json("state", "account:travel", "--version", "3", data=running.data)
+    assert code == 0 and past["version"] == 3 and past["state"]["balance"] == sum(first_three) == 10
+    code, latest = encore_json("state", "account:travel", data=running.data)
+    assert latest["version"] == 4 and latest["state"]["balance"] == 20
+    missing = encore("state", "account:travel", "--version", "99", data=running.data)
+    assert missing.returncode == 2 and "no version 99" in missing.stderr
+
+
 def test_status_lists_every_actor_with_role_and_pid(running):
     code, status = encore_json("status", data=running.data)
     roles = sorted({a["role"] for a in status["actors"]})
