@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--port", type=int, default=system.DEFAULT_PORT, help="Thespian Admin port")
     launch.add_argument("--allow-remote", metavar="HOST", default=None,
                         help="listen on HOST beyond loopback: DANGEROUS, Thespian unpickles what reaches it")
+    launch.add_argument("--metrics-port", type=int, default=None, metavar="P",
+                        help="serve Prometheus metrics on 127.0.0.1:P")
     for name, handler, text in (("start", cmd_start, "launch the system in the background"),
                                 ("run", cmd_run, "run the system in the foreground (Ctrl-C stops it)")):
         sub.add_parser(name, parents=[launch], help=text).set_defaults(handler=handler)
@@ -134,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _warn_remote(args)
     report = system.run(args.app, settings, port=args.port, host=args.allow_remote,
-                        allow_remote=bool(args.allow_remote))
+                        allow_remote=bool(args.allow_remote), metrics_port=args.metrics_port)
     print(f"stopped: flushed {len(report.get('flushed', []))} actors, stopped {len(report.get('stopped', []))}")
     return 0
 
@@ -143,6 +145,8 @@ def cmd_start(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _warn_remote(args)
     system.check_can_start(settings, args.port)
+    if args.metrics_port is not None:
+        _check_port_free("127.0.0.1", args.metrics_port)
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "actors.cli", "run", "--data", str(settings.data_dir),
@@ -151,6 +155,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         command += ["--shards", str(args.shards)]
     if args.allow_remote:
         command += ["--allow-remote", args.allow_remote]
+    if args.metrics_port is not None:
+        command += ["--metrics-port", str(args.metrics_port)]
     with open(log_dir / "launcher.log", "ab") as out:
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  start_new_session=True, env=_child_env())
@@ -233,8 +239,8 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as e:
-            raise system.SystemAlreadyRunning(f"cannot serve HTTP on {host}:{port} ({e.strerror}); choose "
-                                              f"another --port") from None
+            raise system.SystemAlreadyRunning(f"cannot listen on {host}:{port} ({e.strerror}); choose "
+                                              f"another port") from None
 
 
 def cmd_stop(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from .app import App
 from .collector import collector_paused
 from .domain import Aggregate, Command, DomainError
 from .errors import EncoreError, InvalidRecord, StorageError, ValidationFailed
+from .measures import MS_BUCKETS, SIZE_BUCKETS, Histogram
 from .settings import Settings
 from .wire import accepted, failed, invalid, rejected
 
@@ -46,6 +47,16 @@ class HostStats:
     passivations: int = 0
     failed_batches: int = 0
     storage_error: str = ""  # why the last commit failed; "" once a commit succeeds again
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)   # (command type, status) -> count
+    batch_sizes: Histogram = field(default_factory=lambda: Histogram(SIZE_BUCKETS))
+    commit_ms: Histogram = field(default_factory=lambda: Histogram(MS_BUCKETS))
+    activation_ms: Histogram = field(default_factory=lambda: Histogram(MS_BUCKETS))
+
+    def plain(self) -> dict[str, Any]:
+        """The figures the metrics endpoint shows."""
+        return {"outcomes": [[t, s, n] for (t, s), n in self.outcomes.items()],
+                "batch_sizes": self.batch_sizes.plain(), "commit_ms": self.commit_ms.plain(),
+                "activation_ms": self.activation_ms.plain()}
 
 
 # Where replay finds the fields of a record (a plain tuple in StoredEvent's field order).
@@ -109,8 +120,20 @@ class AggregateHost:
         self._commit(batch)
         self.stats.commands += len(commands)
         self.stats.batches += 1
+        self.stats.batch_sizes.observe(len(commands))
+        self._count_outcomes(commands, batch.results)
         self._passivate_over_cap()
         return batch.results  # type: ignore[return-value]
+
+    def _count_outcomes(self, commands: list, results: list) -> None:
+        """Commands by type and status, for the metrics (a malformed item counts as type "?")."""
+        outcomes, known = self.stats.outcomes, self.app.commands
+        for item, result in zip(commands, results, strict=True):
+            try:
+                key = (item[0] if item[0] in known else "?", result["status"])
+            except (TypeError, IndexError, KeyError):
+                key = ("?", result["status"])
+            outcomes[key] = outcomes.get(key, 0) + 1
 
     def _parse(self, commands: list, batch: _Batch) -> list[_Parsed]:
         parsed, seen = [], set()
@@ -196,8 +219,10 @@ class AggregateHost:
     def _commit(self, batch: _Batch) -> None:
         if not batch.entries:
             return
+        started = time.perf_counter()
         try:
             outcomes = self.store.append(batch.entries, snapshots=self._due_snapshots(batch.touched))
+            self.stats.commit_ms.observe((time.perf_counter() - started) * 1000)
         except StorageError as e:
             self._forget(batch.touched)
             self._note_storage_error(str(e))
@@ -269,8 +294,10 @@ class AggregateHost:
             self.live.move_to_end(stream)
             live.last_used = now
             return live
+        started = time.perf_counter()
         with collector_paused():
             state, version, snapshot_version = self._restore(stream, aggregate_type)
+        self.stats.activation_ms.observe((time.perf_counter() - started) * 1000)
         live = LiveAggregate(state, version, snapshot_version, now)
         self.live[stream] = live
         self.stats.activations += 1

@@ -115,6 +115,7 @@ class Shard(ActorTypeDispatcher):
             "passivations": stats.passivations if stats else 0,
             "failed_batches": stats.failed_batches if stats else 0,
             "storage_error": (stats.storage_error or None) if stats else None,
+            "measures": stats.plain() if stats else None,
             "head_offset": self.store.head_offset() if self.store else 0,
             "followers": len(self.board.followers), "notices_sent": self.board.sent,
             **memory_mb(),

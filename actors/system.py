@@ -163,7 +163,7 @@ def _clear_stale_state(data_dir: Path) -> None:
 
 
 def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = False,
-        host: str | None = None, ready: threading.Event | None = None) -> dict:
+        host: str | None = None, ready: threading.Event | None = None, metrics_port: int | None = None) -> dict:
     """Run the system in this process until SIGTERM or SIGINT; then stop it gracefully.
     Returns the shutdown report."""
     host = loopback.install(host, allow_remote=allow_remote)
@@ -172,13 +172,13 @@ def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = Fa
         _clear_stale_state(settings.data_dir)
         if port_listening(port):
             raise SystemAlreadyRunning(f"port {port} is already in use on 127.0.0.1; choose another with --port")
-        return _run_locked(app_path, settings, port=port, host=host, ready=ready)
+        return _run_locked(app_path, settings, port=port, host=host, ready=ready, metrics_port=metrics_port)
     finally:
         os.close(lock)
 
 
 def _run_locked(app_path: str, settings: Settings, *, port: int, host: str,
-                ready: threading.Event | None) -> dict:
+                ready: threading.Event | None, metrics_port: int | None = None) -> dict:
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ["THESPLOG_FILE"] = str(log_dir / "thespian.log")  # Thespian's own log, with the system's
@@ -189,6 +189,8 @@ def _run_locked(app_path: str, settings: Settings, *, port: int, host: str,
     report: dict = {"error": "the system stopped before it started"}
     try:
         supervisor = _start(system, app_path, settings)
+        if metrics_port is not None:
+            _serve_metrics(system, supervisor, metrics_port)
         _write_state(settings, port, host, app_path, log_dir)
         if ready is not None:
             ready.set()
@@ -211,6 +213,21 @@ def _start(system: Any, app_path: str, settings: Settings) -> Any:
         reason = reply.error if isinstance(reply, SystemReady) else "no answer within 120s"
         raise SystemError_(f"the Encore system on {settings.data_dir} did not start: {reason}")
     return supervisor
+
+
+def _serve_metrics(system: Any, supervisor: Any, port: int) -> None:
+    """Prometheus metrics on 127.0.0.1:port; each scrape asks the supervisor (from the scrape's
+    own thread, through an endpoint of its own)."""
+    from .messages import StatusReport, StatusRequest
+    from .metrics import serve
+
+    def ask_status() -> dict:
+        with system.private() as endpoint:
+            reply = endpoint.ask(supervisor, StatusRequest("metrics"), 10)
+        return reply.status if isinstance(reply, StatusReport) else {}
+
+    serve(port, ask_status)
+    log.info("metrics on http://127.0.0.1:%d/metrics", port)
 
 
 def _stop(system: Any, supervisor: Any) -> dict:

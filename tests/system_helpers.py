@@ -39,10 +39,11 @@ def encore_json(*args, data, timeout=60):
 
 
 class RunningSystem:
-    def __init__(self, data: Path, port: int, env: dict[str, str] | None = None, app: str | None = None):
+    def __init__(self, data: Path, port: int, env: dict[str, str] | None = None, app: str | None = None,
+                 metrics_port: int | None = None):
         self.data, self.port = data, port
-        done = encore("start", "--port", str(port), *(("--app", app) if app else ()), data=data, timeout=150,
-                      check=True, env=env)
+        extra = [*(("--app", app) if app else ()), *(("--metrics-port", str(metrics_port)) if metrics_port else ())]
+        done = encore("start", "--port", str(port), *extra, data=data, timeout=150, check=True, env=env)
         self.state = json.loads((data / "system.json").read_text())
         self.pid = self.state["pid"]
         self.start_output = done.stdout
