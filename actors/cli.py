@@ -92,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
     state.add_argument("stream", help="TYPE:ID, e.g. account:a1")
     state.add_argument("--version", type=_offset, default=None, help="the version (default: the latest)")
     state.set_defaults(handler=cmd_state)
+    sub.add_parser("followers", parents=[data], help="each view replica and reactor: state, checkpoint, lag, "
+                   "errors").set_defaults(handler=cmd_followers)
+    for action, text in (("pause", "pause a view replica (it keeps answering)"), ("resume", "resume a paused one")):
+        control = sub.add_parser(action, parents=[data], help=text)
+        control.add_argument("name", help="e.g. balances-0")
+        control.set_defaults(handler=cmd_control, action=action)
+    skip = sub.add_parser("skip", parents=[data], help="make a failed view ignore the event it failed on")
+    skip.add_argument("name", help="e.g. balances-0")
+    skip.add_argument("offset", type=_offset, help="the offset of the event it failed on")
+    skip.set_defaults(handler=cmd_control, action="skip")
     sub.add_parser("parked", parents=[data], help="reactors' parked events and why").set_defaults(handler=cmd_parked)
     retry = sub.add_parser("retry", parents=[data], help="try a reactor's parked events again")
     retry.add_argument("reactor", help="the reactor's name")
@@ -316,6 +326,29 @@ def _actor_problems(actor: dict[str, Any]) -> list[str]:
         if actor.get(key):
             problems.append(f"{key.replace('_', ' ')}: {actor[key]}")
     return problems
+
+
+def cmd_followers(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        followers = client.followers()
+    if args.json:
+        print(json.dumps(followers, indent=2))
+        return 0
+    for f in followers:
+        print(f"  {f['name']:20} {f['role']:10} {f['state'] or ('running' if f['running'] else 'down'):8} "
+              f"checkpoint {f['checkpoint']} lag {f['lag']}")
+        for key in ("failure", "skips", "parked", "last_error"):
+            if f.get(key):
+                print(f"      {key}: {f[key]}")
+    return 0
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        message = client.skip(args.name, args.offset) if args.action == "skip" else \
+            getattr(client, args.action)(args.name)
+    _print(args, {"name": args.name, "message": message}) if args.json else print(message)
+    return 0
 
 
 def cmd_state(args: argparse.Namespace) -> int:

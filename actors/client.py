@@ -46,6 +46,8 @@ from .errors import (
 from .messages import (
     BatchResults,
     CommandBatch,
+    ControlAnswer,
+    ControlFollower,
     EventPage,
     GetTopology,
     PageSeen,
@@ -481,6 +483,35 @@ class Encore:
         if not reply.ok:
             raise error_from_plain(reply.state, query=True)
         return reply.state
+
+    def pause(self, name: str, *, timeout: float = 10.0) -> str:
+        """Pause a view replica (balances-0): it keeps answering from where it stopped; a query
+        with `after` beyond that says at once that it is paused."""
+        return self._control(name, "pause", None, timeout)
+
+    def resume(self, name: str, *, timeout: float = 10.0) -> str:
+        return self._control(name, "resume", None, timeout)
+
+    def skip(self, name: str, offset: int, *, timeout: float = 10.0) -> str:
+        """Record durably that the view ignores the event at `offset` (the one it failed on); every
+        replica of the view goes on past it."""
+        return self._control(name, "skip", check_position(offset), timeout)
+
+    def followers(self, *, timeout: float = 10.0) -> list[dict]:
+        """Each view replica and reactor: name, state, checkpoint, lag, last error, parked, skips."""
+        keys = ("name", "role", "state", "checkpoint", "lag", "failure", "failed_at", "skips", "parked",
+                "last_error", "running")
+        return [{k: a.get(k) for k in keys} for a in self.status(timeout=timeout)["actors"]
+                if a.get("role") in ("projection", "reactor")]
+
+    def _control(self, name: str, action: str, offset: int | None, timeout: float) -> str:
+        reply = self._ask_for(self._supervisor, ControlFollower(name, action, offset), ControlAnswer,
+                              lambda r: r.name == name, timeout)
+        if reply is None:
+            raise AskTimeout(f"{name} did not answer the {action} within {timeout}s")
+        if not reply.ok:
+            raise ValidationFailed(reply.message)
+        return reply.message
 
     def parked(self, *, timeout: float = 10.0) -> list[dict]:
         """Every reactor's parked events: reactor, offset, kind (handler or effect), error, attempts."""

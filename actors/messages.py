@@ -236,6 +236,24 @@ class RestartAnswer:
 
 
 @dataclass(frozen=True)
+class ControlFollower:
+    """An operator's request to a follower, by name (balances-0): pause, resume, or skip the
+    event at `offset` it failed on. The supervisor forwards it with `reply_to` set."""
+
+    name: str
+    action: str
+    offset: int | None = None
+    reply_to: Any = None
+
+
+@dataclass(frozen=True)
+class ControlAnswer:
+    name: str
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
 class StateRequest:
     """Client -> the stream's shard: the aggregate's state at `version` (None: the latest),
     folded from the store by a fresh instance (the live one is not touched)."""

@@ -21,6 +21,8 @@ from .errors import AskTimeout, EncoreError, Unavailable, ValidationFailed
 from .following import FollowerActor
 from .messages import (
     Configure,
+    ControlAnswer,
+    ControlFollower,
     Flush,
     Flushed,
     QueryAnswer,
@@ -50,6 +52,7 @@ class ProjectionActor(FollowerActor):
         self.store: EventStore | None = None
         self.index, self.view = -1, ""
         self.waiting: list[tuple[QueryRequest, object, float]] = []  # (query, reply to, deadline)
+        self.paused = False   # an operator's pause: it keeps answering from where it stopped
 
     def receiveMsg_Configure(self, msg: Configure, sender) -> None:
         self.index, self.view = msg.index, msg.view
@@ -68,8 +71,9 @@ class ProjectionActor(FollowerActor):
         self.send(sender, Ready("projection", msg.index, msg.view))
 
     def advance(self) -> bool:
-        if self.follower is None:
+        if self.follower is None or self.paused:
             return False
+        self.follower.retry_failed()   # a skip recorded meanwhile lets a failed view go on
         consumed = self.follower.catch_up(max_events=CATCH_UP_SLICE)
         self.follower.save_if_due()
         if self.waiting:
@@ -89,6 +93,11 @@ class ProjectionActor(FollowerActor):
             return
         if follower is None:
             self.send(sender, _error(msg, Unavailable(f"view {self.view} is not ready; retry")))
+            return
+        if self.paused and follower.checkpoint < after:
+            self.send(sender, _error(msg, Unavailable(
+                f"view {self.view} is paused at offset {follower.checkpoint}, before {after}; resume it "
+                f"(encore resume {self.view}-{self.index}) or ask without after")))
             return
         if follower.checkpoint < after:
             follower.catch_up()
@@ -114,10 +123,33 @@ class ProjectionActor(FollowerActor):
                 still.append((msg, reply_to, deadline))
         self.waiting = still
 
+    def receiveMsg_ControlFollower(self, msg: ControlFollower, sender) -> None:
+        follower, name = self.follower, f"{self.view}-{self.index}"
+        if follower is None:
+            answer = ControlAnswer(name, False, f"{name} is not running yet; retry")
+        elif msg.action in ("pause", "resume"):
+            self.paused = msg.action == "pause"
+            answer = ControlAnswer(name, True, f"{name} {msg.action}d at offset {follower.checkpoint}")
+            if not self.paused:
+                self._advance_now()
+        elif msg.action == "skip":
+            try:
+                follower.skip(msg.offset)   # type: ignore[arg-type]
+            except EncoreError as e:
+                answer = ControlAnswer(name, False, str(e))
+            else:
+                answer = ControlAnswer(name, True, f"{name} skips event {msg.offset} from now on, and goes on")
+                self._advance_now()
+        else:
+            answer = ControlAnswer(name, False, f"unknown action {msg.action!r}: pause, resume or skip")
+        self.send(msg.reply_to or sender, answer)
+
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
         status = self.follower.status() if self.follower else {"view": self.view}
         status.update({"role": "projection", "view": self.view, "index": self.index, "pid": os.getpid(),
-                       "waiting_queries": len(self.waiting), "notices": self.notices, **memory_mb()})
+                       "waiting_queries": len(self.waiting), "notices": self.notices,
+                       "state": "failed" if status.get("failure") else "paused" if self.paused else "running",
+                       **memory_mb()})
         self.send(sender, StatusReport(msg.request_id, status))
 
     def receiveMsg_Flush(self, msg: Flush, sender) -> None:

@@ -27,6 +27,8 @@ from .feed import Feed
 from .messages import (
     FOLLOWER_ROLES,
     Configure,
+    ControlAnswer,
+    ControlFollower,
     Flush,
     Flushed,
     GetTopology,
@@ -288,6 +290,16 @@ class Supervisor(ActorTypeDispatcher):
             restarted = self._restart(slot.key)
             self.send(sender, RestartAnswer(msg.name, restarted,
                                             "restarting now" if restarted else "the system is stopping"))
+
+    def receiveMsg_ControlFollower(self, msg: ControlFollower, sender: Any) -> None:
+        """An operator's pause, resume or skip, forwarded to the named follower, which answers."""
+        slot = next((s for s in self.slots.values() if s.name == msg.name and s.role == "projection"), None)
+        if slot is None or slot.address is None:
+            known = ", ".join(s.name for s in self.slots.values() if s.role == "projection")
+            why = "is down; retry when it runs" if slot else f"is not a view replica (replicas: {known})"
+            self.send(sender, ControlAnswer(msg.name, False, f"{msg.name} {why}"))
+            return
+        self.send(slot.address, ControlFollower(msg.name, msg.action, msg.offset, sender))
 
     def receiveMsg_RetryParked(self, msg: RetryParked, sender: Any) -> None:
         """An operator's retry of a reactor's parked events: forwarded to the reactor, which

@@ -21,7 +21,7 @@ from storage import EventStore, StoredEvent, ViewSnapshot
 
 from .app import App
 from .domain import Projection
-from .errors import EncoreError, QueryFailed, StorageError
+from .errors import EncoreError, QueryFailed, StorageError, ValidationFailed
 from .settings import Settings
 
 # Events read per store transaction. Small on purpose: a page's decoded events stay alive until
@@ -98,12 +98,41 @@ class ViewFollower:
         self.checkpoint = 0
         self.saved_checkpoint, self.saved_at = 0, time.monotonic()
         self.failure: str | None = None
+        self.failed_at: int | None = None     # the offset of the event that failed
+        self.skips: set[int] = set()          # offsets an operator told this view to ignore (durable)
         self.save_error: str | None = None   # the last failed save (disk full...), until one succeeds
         self.stats = FollowerStats()
         self.delivery = DeliveryLatency()
 
+    @property
+    def skips_name(self) -> str:
+        return f"skips:{self.name}"
+
+    def load_skips(self) -> None:
+        saved = self.store.load_view(self.skips_name)
+        self.skips = set(saved.state) if saved is not None else set()
+
+    def skip(self, offset: int) -> None:
+        """Ignore the event at `offset` from now on (recorded durably for every replica): only the
+        event this view failed on can be skipped, and the view goes on after it."""
+        if self.failed_at != offset:
+            where = f"it failed on event {self.failed_at}" if self.failed_at else "it has not failed"
+            raise ValidationFailed(f"view {self.name} can skip only the event it failed on; {where}, not {offset}")
+        self.load_skips()
+        self.skips.add(offset)
+        self.store.save_view(ViewSnapshot(self.skips_name, 0, sorted(self.skips), 1))
+        self.failure = self.failed_at = None
+
+    def retry_failed(self) -> None:
+        """After a failure, look again for a skip recorded meanwhile (by another replica's operator)."""
+        if self.failed_at is not None:
+            self.load_skips()
+            if self.failed_at in self.skips:
+                self.failure = self.failed_at = None
+
     def resume(self) -> None:
         """Start from the stored view snapshot, when its schema is this code's."""
+        self.load_skips()
         snapshot = self.store.load_view(self.name)
         if snapshot is None or snapshot.schema_version != self.projection_type.encore_snapshot_version:
             return
@@ -132,11 +161,12 @@ class ViewFollower:
         try:
             for stored in page:
                 handler = handlers.get(stored.type)
-                if handler is not None:
+                if handler is not None and not (self.skips and stored.offset in self.skips):
                     handler(decode(stored), stored)
                     applied += 1
         except Exception as e:  # a bug in a handler, or a record that does not decode: never skip
             self.failure = f"event {stored.offset} ({stored.type}) failed in {self.name}: {e!r}"
+            self.failed_at = stored.offset
             self.checkpoint = stored.offset - 1  # offsets are gapless: the entries before it are applied
         else:
             self.checkpoint = stored.offset
@@ -186,6 +216,7 @@ class ViewFollower:
         return {
             "view": self.name, "checkpoint": self.checkpoint, "applied": self.stats.applied,
             "snapshot_checkpoint": self.saved_checkpoint, "resumed_from": self.stats.resumed_from,
-            "queries": self.stats.queries, "failure": self.failure, "save_error": self.save_error,
+            "queries": self.stats.queries, "failure": self.failure, "failed_at": self.failed_at,
+            "skips": sorted(self.skips), "save_error": self.save_error,
             "delivery_ms": self.delivery.summary(),
         }
