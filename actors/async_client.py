@@ -171,6 +171,29 @@ class AsyncEncore:
     async def restart(self, name: str, *, timeout: float = 10.0) -> str:
         return await self._run(self.sync.restart, name, timeout=timeout)
 
+    # operations, as Encore's
+
+    async def aggregate_state(self, stream: str, version: int | None = None) -> dict:
+        return await self._run(self.sync.aggregate_state, stream, version)
+
+    async def followers(self) -> list[dict]:
+        return await self._run(self.sync.followers)
+
+    async def pause(self, name: str) -> str:
+        return await self._run(self.sync.pause, name)
+
+    async def resume(self, name: str) -> str:
+        return await self._run(self.sync.resume, name)
+
+    async def skip(self, name: str, offset: int) -> str:
+        return await self._run(self.sync.skip, name, offset)
+
+    async def parked(self) -> list[dict]:
+        return await self._run(self.sync.parked)
+
+    async def retry_parked(self, reactor: str, offset: int | None = None) -> str:
+        return await self._run(self.sync.retry_parked, reactor, offset)
+
     async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._threads, lambda: fn(*args, **kwargs))
 

@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="listen on HOST beyond loopback: DANGEROUS, Thespian unpickles what reaches it")
     launch.add_argument("--metrics-port", type=int, default=None, metavar="P",
                         help="serve Prometheus metrics on 127.0.0.1:P")
+    launch.add_argument("--log-format", choices=system.LOG_FORMATS, default="plain",
+                        help="plain lines, or one JSON object per line (time, level, actor, pid, message)")
     for name, handler, text in (("start", cmd_start, "launch the system in the background"),
                                 ("run", cmd_run, "run the system in the foreground (Ctrl-C stops it)")):
         sub.add_parser(name, parents=[launch], help=text).set_defaults(handler=handler)
@@ -146,7 +148,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _warn_remote(args)
     report = system.run(args.app, settings, port=args.port, host=args.allow_remote,
-                        allow_remote=bool(args.allow_remote), metrics_port=args.metrics_port)
+                        allow_remote=bool(args.allow_remote), metrics_port=args.metrics_port,
+                        log_format=args.log_format)
     print(f"stopped: flushed {len(report.get('flushed', []))} actors, stopped {len(report.get('stopped', []))}")
     return 0
 
@@ -167,6 +170,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         command += ["--allow-remote", args.allow_remote]
     if args.metrics_port is not None:
         command += ["--metrics-port", str(args.metrics_port)]
+    command += ["--log-format", args.log_format]
     with open(log_dir / "launcher.log", "ab") as out:
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  start_new_session=True, env=_child_env())

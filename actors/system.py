@@ -98,22 +98,26 @@ def capabilities(port: int) -> dict[str, Any]:
     return {"Admin Port": port, "Process Startup Method": "fork"}
 
 
-def log_defs(log_dir: Path) -> dict:
-    handler = {"class": "logging.FileHandler", "filename": str(log_dir / "encore.log"), "formatter": "plain"}
+LOG_FORMATS = ("plain", "json")
+
+
+def log_defs(log_dir: Path, log_format: str = "plain") -> dict:
+    handler = {"class": "logging.FileHandler", "filename": str(log_dir / "encore.log"), "formatter": log_format}
     return {
         "version": 1,
-        "formatters": {"plain": {"format": "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"}},
+        "formatters": {"plain": {"format": "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"},
+                       "json": {"()": "actors.logformat.JsonFormatter"}},
         "handlers": {"file": handler},
         "root": {"handlers": ["file"], "level": "INFO"},
         "loggers": {"thespian": {"level": "WARNING"}},
     }
 
 
-def _actor_system(port: int, log_dir: Path | None = None):
+def _actor_system(port: int, log_dir: Path | None = None, log_format: str = "plain"):
     from thespian.actors import ActorSystem
 
     poller.install()  # before the system exists: its actor processes are forked from this one
-    logs = log_defs(log_dir) if log_dir else None
+    logs = log_defs(log_dir, log_format) if log_dir else None
     return ActorSystem("multiprocTCPBase", capabilities(port), logDefs=logs, transientUnique=True)
 
 
@@ -163,7 +167,8 @@ def _clear_stale_state(data_dir: Path) -> None:
 
 
 def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = False,
-        host: str | None = None, ready: threading.Event | None = None, metrics_port: int | None = None) -> dict:
+        host: str | None = None, ready: threading.Event | None = None, metrics_port: int | None = None,
+        log_format: str = "plain") -> dict:
     """Run the system in this process until SIGTERM or SIGINT; then stop it gracefully.
     Returns the shutdown report."""
     host = loopback.install(host, allow_remote=allow_remote)
@@ -172,20 +177,21 @@ def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = Fa
         _clear_stale_state(settings.data_dir)
         if port_listening(port):
             raise SystemAlreadyRunning(f"port {port} is already in use on 127.0.0.1; choose another with --port")
-        return _run_locked(app_path, settings, port=port, host=host, ready=ready, metrics_port=metrics_port)
+        return _run_locked(app_path, settings, port=port, host=host, ready=ready, metrics_port=metrics_port,
+                           log_format=log_format)
     finally:
         os.close(lock)
 
 
 def _run_locked(app_path: str, settings: Settings, *, port: int, host: str,
-                ready: threading.Event | None, metrics_port: int | None = None) -> dict:
+                ready: threading.Event | None, metrics_port: int | None = None, log_format: str = "plain") -> dict:
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ["THESPLOG_FILE"] = str(log_dir / "thespian.log")  # Thespian's own log, with the system's
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    system = _actor_system(port, log_dir)
+    system = _actor_system(port, log_dir, log_format)
     report: dict = {"error": "the system stopped before it started"}
     try:
         supervisor = _start(system, app_path, settings)

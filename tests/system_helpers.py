@@ -40,9 +40,10 @@ def encore_json(*args, data, timeout=60):
 
 class RunningSystem:
     def __init__(self, data: Path, port: int, env: dict[str, str] | None = None, app: str | None = None,
-                 metrics_port: int | None = None):
+                 metrics_port: int | None = None, extra_args: tuple[str, ...] = ()):
         self.data, self.port = data, port
-        extra = [*(("--app", app) if app else ()), *(("--metrics-port", str(metrics_port)) if metrics_port else ())]
+        extra = [*(("--app", app) if app else ()), *(("--metrics-port", str(metrics_port)) if metrics_port else ()),
+                 *extra_args]
         done = encore("start", "--port", str(port), *extra, data=data, timeout=150, check=True, env=env)
         self.state = json.loads((data / "system.json").read_text())
         self.pid = self.state["pid"]

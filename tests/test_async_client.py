@@ -108,3 +108,19 @@ def test_the_web_handler_example_serves_deposits_and_reads_its_own_writes(tmp_pa
         assert deposited.json()["balance"] == 25 and again.json()["position"] == deposited.json()["position"]
         assert web.post("/accounts/w1/deposits", json={"amount": -5}).status_code == 422
         assert web.get("/accounts/w1").json()["balance"] == 25
+
+
+def test_the_operations_are_awaitable_too(tmp_path):
+    async def scenario():
+        async with AsyncEncore.embedded(app, tmp_path / "data") as encore:
+            await encore.ask(OpenAccount(account_id="ops", owner="o"))
+            await encore.ask(Deposit(account_id="ops", amount=4))
+            state = await encore.aggregate_state("account:ops", 1)
+            paused = await encore.pause("balances-0")
+            followers = await encore.followers()
+            await encore.resume("balances-0")
+            return state, paused, followers, await encore.parked()
+
+    state, paused, followers, parked = run(scenario())
+    assert state["state"]["balance"] == 0 and "paused at offset" in paused and parked == []
+    assert next(f for f in followers if f["name"] == "balances-0")["state"] == "paused"

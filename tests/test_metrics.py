@@ -57,3 +57,21 @@ def test_a_metrics_port_in_use_is_refused(tmp_path):
         done = encore("start", "--port", str(free_port()), "--metrics-port", str(taken.getsockname()[1]),
                       data=tmp_path / "data")
     assert done.returncode == 2 and "choose another port" in done.stderr
+
+
+def test_log_format_json_writes_one_json_object_per_line(tmp_path):
+    import itertools
+    import json
+
+    data = tmp_path / "data"
+    system = RunningSystem(data, free_port(), extra_args=("--log-format", "json"))
+    try:
+        with Encore.attach(data) as client:
+            client.ask(OpenAccount(account_id="log", owner="o"))
+            next(itertools.islice(client.subscribe(0), 1))   # the feed logs the subscription
+    finally:
+        system.stop()
+    lines = [json.loads(line) for line in (data / "logs" / "encore.log").read_text().splitlines()]
+    feed = [line for line in lines if line["actor"] == "encore.feed"]
+    assert feed and all({"time", "level", "actor", "pid", "message"} <= set(line) for line in lines)
+    assert "subscription" in feed[0]["message"] and isinstance(feed[0]["pid"], int)
