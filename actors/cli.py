@@ -94,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     state.add_argument("stream", help="TYPE:ID, e.g. account:a1")
     state.add_argument("--version", type=_offset, default=None, help="the version (default: the latest)")
     state.set_defaults(handler=cmd_state)
+    top = sub.add_parser("top", parents=[data], help="a live console of the running system (q or Ctrl-C quits)")
+    top.add_argument("--interval", type=_seconds, default=1.0, help="seconds between refreshes (default 1)")
+    top.add_argument("--frames", type=int, default=None, help="stop after this many refreshes")
+    top.set_defaults(handler=cmd_top)
     sub.add_parser("followers", parents=[data], help="each view replica and reactor: state, checkpoint, lag, "
                    "errors").set_defaults(handler=cmd_followers)
     for action, text in (("pause", "pause a view replica (it keeps answering)"), ("resume", "resume a paused one")):
@@ -330,6 +334,13 @@ def _actor_problems(actor: dict[str, Any]) -> list[str]:
         if actor.get(key):
             problems.append(f"{key.replace('_', ' ')}: {actor[key]}")
     return problems
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    from .top import run_top
+
+    with _client(args) as client:
+        return run_top(client, interval=args.interval, frames=args.frames)
 
 
 def cmd_followers(args: argparse.Namespace) -> int:

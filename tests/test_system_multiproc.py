@@ -62,6 +62,37 @@ def test_state_at_a_past_version_equals_the_fold_of_the_first_events(running):
     assert missing.returncode == 2 and "no version 99" in missing.stderr
 
 
+def test_top_shows_every_actor_with_rates_and_quits_after_its_frames(running):
+    done = encore("top", "--frames", "2", "--interval", "0.2", data=running.data, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "shard-0" in done.stdout and "balances-0" in done.stdout and "rate/s" in done.stdout
+    assert "commit p99" in done.stdout and "checkpoint" in done.stdout
+
+
+def test_top_quits_on_q_from_a_terminal(running):
+    import pty
+    import subprocess
+
+    from .system_helpers import ENCORE, ROOT
+
+    leader, follower = pty.openpty()
+    top = subprocess.Popen([*ENCORE, "top", "--data", str(running.data), "--interval", "0.2"], cwd=ROOT,
+                           stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 30
+        while b"shard-0" not in seen and time.monotonic() < deadline:
+            seen += os.read(leader, 65536)   # waits for the first frame
+        os.write(leader, b"q")
+        assert top.wait(timeout=30) == 0 and b"shard-0" in seen
+    finally:
+        if top.poll() is None:
+            top.kill()
+            top.wait(timeout=30)
+        os.close(leader)
+
+
 def test_status_lists_every_actor_with_role_and_pid(running):
     code, status = encore_json("status", data=running.data)
     roles = sorted({a["role"] for a in status["actors"]})
