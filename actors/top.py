@@ -105,7 +105,10 @@ def _keys() -> Iterator[Any]:
     """A function that waits up to N seconds for a key and returns it ("" if none); on a terminal
     the keys come one by one without Enter (cbreak), restored on the way out."""
     if not sys.stdin.isatty():
-        yield lambda seconds: (time.sleep(seconds), "")[1]   # no keyboard: just the refresh pace
+        def paced(seconds: float) -> str:
+            time.sleep(seconds)   # no keyboard: only the refresh's pace
+            return ""
+        yield paced
         return
     import termios
     import tty
