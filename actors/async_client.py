@@ -185,6 +185,9 @@ class AsyncEncore:
     async def resume(self, name: str) -> str:
         return await self._run(self.sync.resume, name)
 
+    async def rebuild(self, name: str) -> str:
+        return await self._run(self.sync.rebuild, name)
+
     async def skip(self, name: str, offset: int) -> str:
         return await self._run(self.sync.skip, name, offset)
 

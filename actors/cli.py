@@ -100,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     top.set_defaults(handler=cmd_top)
     sub.add_parser("followers", parents=[data], help="each view replica and reactor: state, checkpoint, lag, "
                    "errors").set_defaults(handler=cmd_followers)
-    for action, text in (("pause", "pause a view replica (it keeps answering)"), ("resume", "resume a paused one")):
+    for action, text in (("pause", "pause a view replica (it keeps answering)"), ("resume", "resume a paused one"),
+                         ("rebuild", "rebuild a view replica from the log while it answers")):
         control = sub.add_parser(action, parents=[data], help=text)
         control.add_argument("name", help="e.g. balances-0")
         control.set_defaults(handler=cmd_control, action=action)

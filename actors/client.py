@@ -492,6 +492,11 @@ class Encore:
     def resume(self, name: str, *, timeout: float = 10.0) -> str:
         return self._control(name, "resume", None, timeout)
 
+    def rebuild(self, name: str, *, timeout: float = 10.0) -> str:
+        """Rebuild a view replica: a fresh copy folds the log from the start while the replica
+        answers; once caught up it takes over. A rebuild survives a kill of its process."""
+        return self._control(name, "rebuild", None, timeout)
+
     def skip(self, name: str, offset: int, *, timeout: float = 10.0) -> str:
         """Record durably that the view ignores the event at `offset` (the one it failed on); every
         replica of the view goes on past it."""
@@ -499,8 +504,8 @@ class Encore:
 
     def followers(self, *, timeout: float = 10.0) -> list[dict]:
         """Each view replica and reactor: name, state, checkpoint, lag, last error, parked, skips."""
-        keys = ("name", "role", "state", "checkpoint", "lag", "failure", "failed_at", "skips", "parked",
-                "last_error", "running")
+        keys = ("name", "role", "state", "checkpoint", "lag", "rebuild_checkpoint", "rebuilds", "failure",
+                "failed_at", "skips", "parked", "last_error", "running")
         return [{k: a.get(k) for k in keys} for a in self.status(timeout=timeout)["actors"]
                 if a.get("role") in ("projection", "reactor")]
 

@@ -11,10 +11,11 @@ import logging
 import os
 import time
 from datetime import timedelta
+from typing import Any
 
 from thespian.actors import ActorExitRequest
 
-from storage import EventStore, open_store
+from storage import EventStore, ViewSnapshot, open_store
 
 from .app import resolve_app
 from .errors import AskTimeout, EncoreError, Unavailable, ValidationFailed
@@ -39,6 +40,7 @@ from .wire import check_position, check_timeout, error_to_plain
 
 log = logging.getLogger("encore.projection")
 CATCH_UP_SLICE = 50_000  # events per wakeup, so queries are answered between slices
+REBUILD_SLICE = 5_000    # a rebuild's events per turn: the view it replaces answers between them
 
 
 class _QueryDeadline(float):
@@ -53,14 +55,20 @@ class ProjectionActor(FollowerActor):
         self.index, self.view = -1, ""
         self.waiting: list[tuple[QueryRequest, object, float]] = []  # (query, reply to, deadline)
         self.paused = False   # an operator's pause: it keeps answering from where it stopped
+        self.rebuild: ViewFollower | None = None   # a fresh copy folding the log while this one answers
+        self.rebuilds = 0
+        self.app_ref: Any = None
+        self.settings: Settings | None = None
 
     def receiveMsg_Configure(self, msg: Configure, sender) -> None:
         self.index, self.view = msg.index, msg.view
         try:
             settings = Settings.from_plain(msg.settings)
             self.store = open_store(settings.store_dir)
-            self.follower = ViewFollower(resolve_app(msg.app), msg.view, self.store, settings, persist=msg.index == 0)
+            self.app_ref, self.settings = resolve_app(msg.app), settings
+            self.follower = ViewFollower(self.app_ref, msg.view, self.store, settings, persist=msg.index == 0)
             self.follower.resume()
+            self._resume_rebuild()
         except (EncoreError, OSError) as e:
             log.error("projection %s/%d could not start (it exits; the supervisor restarts it): %s",
                       msg.view, msg.index, e)
@@ -76,9 +84,50 @@ class ProjectionActor(FollowerActor):
         self.follower.retry_failed()   # a skip recorded meanwhile lets a failed view go on
         consumed = self.follower.catch_up(max_events=CATCH_UP_SLICE)
         self.follower.save_if_due()
+        more = self._advance_rebuild()
         if self.waiting:
             self._answer_waiting()
-        return consumed >= CATCH_UP_SLICE
+        return consumed >= CATCH_UP_SLICE or more
+
+    # ---------------------------------------------------------------- rebuilds
+
+    @property
+    def rebuild_name(self) -> str:
+        return f"rebuild:{self.view}:{self.index}"
+
+    def _start_rebuild(self, *, resume: bool) -> None:
+        assert self.store is not None and self.settings is not None
+        self.rebuild = ViewFollower(self.app_ref, self.view, self.store, self.settings, persist=True,
+                                    snapshot_name=self.rebuild_name)
+        if resume:
+            self.rebuild.resume()   # its progress, saved as it went: a kill -9 does not start it over
+        else:   # recorded at once, so a kill before its first progress still resumes it (from 0)
+            self.store.save_view(ViewSnapshot(self.rebuild_name, 0, self.rebuild.view.encore_snapshot(),
+                                              self.rebuild.projection_type.encore_snapshot_version))
+
+    def _resume_rebuild(self) -> None:
+        """A rebuild that was under way when this replica died goes on from its saved progress."""
+        saved = self.store.load_view(self.rebuild_name) if self.store else None
+        if saved is not None and saved.state is not None:
+            self._start_rebuild(resume=True)
+
+    def _advance_rebuild(self) -> bool:
+        """A slice of the rebuild; when it has caught up with the view, it takes over at once."""
+        rebuild, follower = self.rebuild, self.follower
+        if rebuild is None or follower is None:
+            return False
+        consumed = rebuild.catch_up(max_events=REBUILD_SLICE, until=max(follower.checkpoint, rebuild.checkpoint))
+        rebuild.save_if_due()
+        if rebuild.failure is not None or rebuild.checkpoint < follower.checkpoint:
+            return rebuild.failure is None and consumed > 0
+        rebuild.persist, rebuild.snapshot_name = follower.persist, self.view   # it is the view now
+        rebuild.save_if_due(force=True)
+        assert self.store is not None
+        self.store.save_view(ViewSnapshot(self.rebuild_name, rebuild.checkpoint, None, 0))   # done: nothing to resume
+        self.follower, self.rebuild = rebuild, None
+        self.rebuilds += 1
+        log.info("view %s/%d rebuilt from the log up to %d; it answers now", self.view, self.index, rebuild.checkpoint)
+        return False
 
     def on_wakeup(self, payload: object) -> None:
         if isinstance(payload, _QueryDeadline) and self.waiting:
@@ -132,6 +181,13 @@ class ProjectionActor(FollowerActor):
             answer = ControlAnswer(name, True, f"{name} {msg.action}d at offset {follower.checkpoint}")
             if not self.paused:
                 self._advance_now()
+        elif msg.action == "rebuild":
+            if self.rebuild is None:
+                self._start_rebuild(resume=False)
+                answer = ControlAnswer(name, True, f"{name} rebuilds from the start of the log; it answers meanwhile")
+                self._advance_now()
+            else:
+                answer = ControlAnswer(name, True, f"{name} is rebuilding already, at offset {self.rebuild.checkpoint}")
         elif msg.action == "skip":
             try:
                 follower.skip(msg.offset)   # type: ignore[arg-type]
@@ -141,14 +197,17 @@ class ProjectionActor(FollowerActor):
                 answer = ControlAnswer(name, True, f"{name} skips event {msg.offset} from now on, and goes on")
                 self._advance_now()
         else:
-            answer = ControlAnswer(name, False, f"unknown action {msg.action!r}: pause, resume or skip")
+            answer = ControlAnswer(name, False, f"unknown action {msg.action!r}: pause, resume, rebuild or skip")
         self.send(msg.reply_to or sender, answer)
 
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
         status = self.follower.status() if self.follower else {"view": self.view}
         status.update({"role": "projection", "view": self.view, "index": self.index, "pid": os.getpid(),
                        "waiting_queries": len(self.waiting), "notices": self.notices,
-                       "state": "failed" if status.get("failure") else "paused" if self.paused else "running",
+                       "state": "failed" if status.get("failure") else "paused" if self.paused else
+                       "rebuilding" if self.rebuild is not None else "running",  # (a paused one waits)
+                       "rebuild_checkpoint": self.rebuild.checkpoint if self.rebuild is not None else None,
+                       "rebuilds": self.rebuilds,
                        **memory_mb()})
         self.send(sender, StatusReport(msg.request_id, status))
 

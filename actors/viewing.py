@@ -89,8 +89,10 @@ class FollowerStats:
 
 
 class ViewFollower:
-    def __init__(self, app: App, name: str, store: EventStore, settings: Settings, *, persist: bool) -> None:
+    def __init__(self, app: App, name: str, store: EventStore, settings: Settings, *, persist: bool,
+                 snapshot_name: str | None = None) -> None:
         self.app, self.name, self.store, self.settings = app, name, store, settings
+        self.snapshot_name = snapshot_name or name   # where its snapshot is saved (a rebuild has its own)
         self.persist = persist  # only one replica writes the view snapshot
         self.projection_type: type[Projection] = app.projections[name]
         self.view = self.projection_type()
@@ -133,7 +135,7 @@ class ViewFollower:
     def resume(self) -> None:
         """Start from the stored view snapshot, when its schema is this code's."""
         self.load_skips()
-        snapshot = self.store.load_view(self.name)
+        snapshot = self.store.load_view(self.snapshot_name)
         if snapshot is None or snapshot.schema_version != self.projection_type.encore_snapshot_version:
             return
         self.view.encore_restore(snapshot.state)
@@ -183,7 +185,7 @@ class ViewFollower:
             return False  # (after a failed save, the next try waits the interval)
         try:
             self.store.save_view(ViewSnapshot(
-                self.name, self.checkpoint, self.view.encore_snapshot(),
+                self.snapshot_name, self.checkpoint, self.view.encore_snapshot(),
                 self.projection_type.encore_snapshot_version,
             ))
         except StorageError as e:  # the view is whole in memory: keep folding and answering

@@ -78,3 +78,51 @@ def test_a_view_that_fails_on_a_poison_event_says_so_and_a_skip_lets_it_go_on(ru
         client.refresh_topology()
         assert client.query(GetDepositCount(), after=after.position, timeout=30) >= 1
         assert _follower(client, "fragile-0")["state"] == "running"
+
+
+def test_a_rebuild_while_load_runs_survives_kill_9_and_ends_equal_to_a_fold_of_the_log(tmp_path):
+    import threading
+
+    from actors.settings import Settings
+    from actors.viewing import ViewFollower, state_digest
+    from examples.bank import app as bank_app
+    from storage import open_store
+
+    from .system_helpers import child
+
+    data = tmp_path / "data"
+    # small snapshot steps: the rebuild saves its progress often
+    system = RunningSystem(data, free_port(), env={"ENCORE_VIEW_SNAPSHOT_EVERY": "2000"})
+    load = child("tests.load_client", str(data), "200")
+    try:
+        assert load.stdout.readline()
+        threading.Thread(target=load.stdout.read, daemon=True).start()
+        with Encore.attach(data) as client:
+            deadline = time.monotonic() + 60
+            while client.status()["head_offset"] < 30_000 and time.monotonic() < deadline:
+                continue   # a log long enough for a rebuild to take a while
+            client.pause("balances-0")   # held still, so the kill lands before the rebuild is done
+            assert "rebuilds from the start" in client.rebuild("balances-0")
+            entry = next(a for a in client.status()["actors"] if a["name"] == "balances-0")
+            assert entry["state"] == "paused" and entry["rebuild_checkpoint"] == 0, entry
+            kill_and_wait([entry["pid"]])   # the rebuild was recorded when it began: the new replica resumes it
+            while time.monotonic() < deadline + 60:
+                entry = next(a for a in client.status()["actors"] if a["name"] == "balances-0")
+                if entry["answered"] and entry["state"] == "running" and entry.get("rebuilds", 0) >= 1:
+                    break
+            assert entry["state"] == "running" and entry["rebuilds"] >= 1, entry   # resumed, then finished
+            assert entry["restarts"] == 1
+    finally:
+        load.kill()
+        load.wait(timeout=30)
+    try:
+        with Encore.attach(data) as client:
+            client.refresh_topology()
+            head = client.status()["head_offset"]
+            held = client.view_digest("balances", after=head)
+    finally:
+        system.stop()
+    with open_store(data / "store") as store:
+        fold = ViewFollower(bank_app, "balances", store, Settings(data_dir=data), persist=False)
+        fold.catch_up(until=held["checkpoint"])
+        assert held["digest"] == state_digest(fold.view.encore_snapshot())
