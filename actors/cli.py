@@ -19,6 +19,8 @@ from typing import Any
 from storage import open_store
 
 from . import system
+from .app import load_app
+from .domain import plain_fields
 from .errors import EncoreError, ValidationFailed
 from .fields import parse_fields
 from .settings import Settings
@@ -87,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--limit", type=int, default=100)
     events.add_argument("--type", action="append", dest="types", metavar="EVENT_TYPE",
                         help="only events of this type (repeatable; with --follow)")
+    events.add_argument("--raw", action="store_true",
+                        help="as stored (schema version and data as written), not as the current code reads them")
+    events.add_argument("--app", default=None, metavar="MODULE:ATTR",
+                        help="the app whose code reads the events (default: the running system's)")
     events.add_argument("--follow", action="store_true",
                         help="keep printing new events as they are committed, from the running system (Ctrl-C ends)")
     events.set_defaults(handler=cmd_events)
@@ -438,10 +444,23 @@ def cmd_events(args: argparse.Namespace) -> int:
             events = store.read_stream(args.stream, after_version=args.after, limit=args.limit)
         else:
             events = store.read_log(after=args.after, limit=args.limit)
+    reader = _event_reader(args)
     for e in events:
         if not args.types or e.type in args.types:
-            _print_event(args, e)
+            _print_event(args, reader(e))
     return 0
+
+
+def _event_reader(args: argparse.Namespace) -> Any:
+    """How events are shown: as the app's code reads them now (upcasters applied: the data is the
+    event's fields, the schema version the current one), or as stored with --raw or no app."""
+    if args.raw:
+        return lambda e: e
+    path = args.app or (system.read_state(args.data.resolve()) or {}).get("app")
+    if not path:
+        return lambda e: e
+    return _reader_of(load_app(path))
+
 
 
 def _follow_events(args: argparse.Namespace) -> int:
@@ -449,12 +468,22 @@ def _follow_events(args: argparse.Namespace) -> int:
     With --stream, --after is a version of that stream; otherwise a log offset."""
     streams = [args.stream] if args.stream else None
     with _client(args) as client:
+        reader = (lambda e: e) if args.raw else _reader_of(client.app)
         for e in client.subscribe(0 if args.stream else args.after, streams=streams, types=args.types):
             if args.stream and e.version <= args.after:
                 continue
-            _print_event(args, e)
+            _print_event(args, reader(e))
             sys.stdout.flush()
     return 0
+
+
+def _reader_of(app: Any) -> Any:
+    def read(e: Any) -> Any:
+        if e.type not in app.events:
+            return e
+        event = app.decode(e)
+        return e._replace(data=plain_fields(event), schema_version=type(event).encore_schema_version)
+    return read
 
 
 def _print_event(args: argparse.Namespace, e) -> None:

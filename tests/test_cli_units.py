@@ -85,3 +85,20 @@ def test_the_console_scripts_are_installed_beside_the_interpreter():
     for name, words in (("encore", "Run and use an Encore system"), ("loadsim", "usage")):
         done = subprocess.run([str(scripts / name), "--help"], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and words in done.stdout, (name, done.stderr)
+
+
+def test_events_are_shown_as_the_code_reads_them_and_as_stored_with_raw(tmp_path, capsys):
+    import json as json_
+
+    from actors.cli import main
+    from storage import AppendEntry, NewEvent, open_store
+
+    with open_store(tmp_path / "data" / "store") as store:
+        store.append([AppendEntry("c1", "person:p", 0, (NewEvent("Renamed", {"name": "Ada"}, 1),))])
+    args = ["events", "--data", str(tmp_path / "data"), "--json", "--app", "tests.upcast_app:app"]
+    assert main(args) == 0
+    read = json_.loads(capsys.readouterr().out)
+    assert read["data"] == {"full_name": "Ada"} and read["schema_version"] == 2
+    assert main([*args, "--raw"]) == 0
+    stored = json_.loads(capsys.readouterr().out)
+    assert stored["data"] == {"name": "Ada"} and stored["schema_version"] == 1
