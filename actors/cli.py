@@ -357,8 +357,8 @@ def cmd_followers(args: argparse.Namespace) -> int:
         print(json.dumps(followers, indent=2))
         return 0
     for f in followers:
-        print(f"  {f['name']:20} {f['role']:10} {f['state'] or ('running' if f['running'] else 'down'):8} "
-              f"checkpoint {f['checkpoint']} lag {f['lag']}")
+        print(f"  {f['name']:20} {f['role']:10} {f['state'] or ('running' if f['running'] else 'down'):10} "
+              f"checkpoint {f['checkpoint']} lag {f['lag']} events/s {f['events_per_s']}")
         for key in ("failure", "skips", "parked", "last_error"):
             if f.get(key):
                 print(f"      {key}: {f[key]}")

@@ -503,9 +503,10 @@ class Encore:
         return self._control(name, "skip", check_position(offset), timeout)
 
     def followers(self, *, timeout: float = 10.0) -> list[dict]:
-        """Each view replica and reactor: name, state, checkpoint, lag, last error, parked, skips."""
-        keys = ("name", "role", "state", "checkpoint", "lag", "rebuild_checkpoint", "rebuilds", "failure",
-                "failed_at", "skips", "parked", "last_error", "running")
+        """Each view replica and reactor: name, state, checkpoint, lag, events per second (since
+        the previous status), last error, the failed event's offset, skips, parked events."""
+        keys = ("name", "role", "state", "checkpoint", "lag", "events_per_s", "rebuild_checkpoint", "rebuilds",
+                "failure", "failed_at", "skips", "parked", "last_error", "running")
         return [{k: a.get(k) for k in keys} for a in self.status(timeout=timeout)["actors"]
                 if a.get("role") in ("projection", "reactor")]
 

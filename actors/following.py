@@ -9,6 +9,7 @@ never loses, an event. Long catch-ups run in slices, so queries are answered bet
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from thespian.actors import ActorTypeDispatcher, WakeupMessage
@@ -27,6 +28,7 @@ class FollowerActor(ActorTypeDispatcher):
         self.more_due = False
         self.notices = 0
         self.shards: list[object] = []   # the running shards' addresses, as the supervisor last said
+        self.rate_mark = (time.monotonic(), 0)   # (when, how many) at the last status: the rate since
 
     # subclasses: read what is new; return True when a slice was full (more is waiting)
     def advance(self) -> bool:
@@ -71,6 +73,12 @@ class FollowerActor(ActorTypeDispatcher):
             self.wakeupAfter(timedelta(seconds=self.poll_s), payload=POLL)
         else:
             self.on_wakeup(msg.payload)
+
+    def events_per_s(self, handled: int) -> float:
+        """Events handled per second since the previous status report."""
+        now, (then, before) = time.monotonic(), self.rate_mark
+        self.rate_mark = (now, handled)
+        return round(max(0, handled - before) / max(now - then, 1e-6), 1)
 
     def on_wakeup(self, payload: object) -> None:
         """Wakeups of the subclass's own (deadlines...)."""

@@ -201,13 +201,14 @@ class ProjectionActor(FollowerActor):
         self.send(msg.reply_to or sender, answer)
 
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
-        status = self.follower.status() if self.follower else {"view": self.view}
+        status: dict[str, Any] = self.follower.status() if self.follower else {"view": self.view}
+        applied = self.follower.stats.applied if self.follower else 0
         status.update({"role": "projection", "view": self.view, "index": self.index, "pid": os.getpid(),
                        "waiting_queries": len(self.waiting), "notices": self.notices,
                        "state": "failed" if status.get("failure") else "paused" if self.paused else
                        "rebuilding" if self.rebuild is not None else "running",  # (a paused one waits)
                        "rebuild_checkpoint": self.rebuild.checkpoint if self.rebuild is not None else None,
-                       "rebuilds": self.rebuilds,
+                       "rebuilds": self.rebuilds, "events_per_s": self.events_per_s(applied),
                        **memory_mb()})
         self.send(sender, StatusReport(msg.request_id, status))
 

@@ -259,9 +259,10 @@ class ReactorActor(FollowerActor):
 
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
         status: dict[str, Any] = self.runner.status() if self.runner else {"reactor": self.name}
-        status.update({"role": "reactor", "view": self.name, "index": 0, "pid": os.getpid(),
+        status.update({"role": "reactor", "view": self.name, "index": 0, "pid": os.getpid(), "state": "running",
                        "in_flight": sum(len(v) for v in self.waiting.values()), "undecided": len(self.undecided),
-                       "error": self.last_error or None, "notices": self.notices, **memory_mb()})
+                       "error": self.last_error or None, "notices": self.notices,
+                       "events_per_s": self.events_per_s(status.get("handled", 0)), **memory_mb()})
         self.send(sender, StatusReport(msg.request_id, status))
 
     def receiveMsg_Flush(self, msg: Flush, sender) -> None:

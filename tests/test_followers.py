@@ -41,6 +41,7 @@ def test_a_paused_view_answers_from_where_it_stopped_and_says_it_is_paused(runni
             client.query(GetBalance(account_id="p"), after=deposit.position, timeout=30)
         assert time.monotonic() - started < 5   # at once, not after the timeout
         assert _follower(client, "balances-0")["state"] == "paused"
+        assert _follower(client, "balances-0")["events_per_s"] == 0   # paused: nothing applied since
         client.resume("balances-0")
         assert client.query(GetBalance(account_id="p"), after=deposit.position)["balance"] == 5
         with pytest.raises(ValidationFailed, match="not a view replica"):
