@@ -9,6 +9,7 @@ from typing import Any
 
 MS_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0)
 SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
+INF = "+Inf"
 
 
 class Histogram:
@@ -26,9 +27,10 @@ class Histogram:
         self.sum += value
 
     def plain(self) -> dict[str, Any]:
-        """Cumulative buckets, as Prometheus reads them."""
+        """Cumulative buckets, as Prometheus reads them; the last bound is "+Inf" (plain JSON has
+        no infinity)."""
         running, buckets = 0, []
-        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+        for bound, count in zip((*self.bounds, INF), self.counts, strict=True):
             running += count
             buckets.append([bound, running])
         return {"buckets": buckets, "sum": self.sum, "count": self.total}

@@ -87,8 +87,8 @@ def _counter(name: str, text: str, samples: list, labels: list[str]) -> Metric:
     return family
 
 
-def _le(bound: float) -> str:
-    return "+Inf" if bound == float("inf") else repr(float(bound))
+def _le(bound: float | str) -> str:
+    return bound if isinstance(bound, str) else repr(float(bound))   # "+Inf" comes as it is
 
 
 def serve(port: int, ask_status: Callable[[], dict[str, Any]], host: str = "127.0.0.1") -> Any:

@@ -96,8 +96,8 @@ def _bucket_quantile(histogram: dict | None, q: float) -> str:
     wanted = q * histogram["count"]
     for bound, cumulative in histogram["buckets"]:
         if cumulative >= wanted:
-            return "inf" if bound == float("inf") else f"{bound:g}"
-    return "inf"
+            return bound if isinstance(bound, str) else f"{bound:g}"
+    return "+Inf"
 
 
 @contextlib.contextmanager

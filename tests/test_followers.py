@@ -94,31 +94,30 @@ def test_a_rebuild_while_load_runs_survives_kill_9_and_ends_equal_to_a_fold_of_t
     data = tmp_path / "data"
     # small snapshot steps: the rebuild saves its progress often
     system = RunningSystem(data, free_port(), env={"ENCORE_VIEW_SNAPSHOT_EVERY": "2000"})
-    load = child("tests.load_client", str(data), "200")
     try:
-        assert load.stdout.readline()
-        threading.Thread(target=load.stdout.read, daemon=True).start()
-        with Encore.attach(data) as client:
-            deadline = time.monotonic() + 60
-            while client.status()["head_offset"] < 30_000 and time.monotonic() < deadline:
-                continue   # a log long enough for a rebuild to take a while
-            client.pause("balances-0")   # held still, so the kill lands before the rebuild is done
-            assert "rebuilds from the start" in client.rebuild("balances-0")
-            entry = next(a for a in client.status()["actors"] if a["name"] == "balances-0")
-            assert entry["state"] == "paused" and entry["rebuild_checkpoint"] == 0, entry
-            kill_and_wait([entry["pid"]])   # the rebuild was recorded when it began: the new replica resumes it
-            while time.monotonic() < deadline + 60:
+        load = child("tests.load_client", str(data), "200")
+        try:
+            assert load.stdout.readline()
+            threading.Thread(target=load.stdout.read, daemon=True).start()
+            with Encore.attach(data) as client:
+                deadline = time.monotonic() + 60
+                while client.status()["head_offset"] < 30_000 and time.monotonic() < deadline:
+                    continue   # a log long enough for a rebuild to take a while
+                client.pause("balances-0")   # held still, so the kill lands before the rebuild is done
+                assert "rebuilds from the start" in client.rebuild("balances-0")
                 entry = next(a for a in client.status()["actors"] if a["name"] == "balances-0")
-                if entry["answered"] and entry["state"] == "running" and entry.get("rebuilds", 0) >= 1:
-                    break
-            assert entry["state"] == "running" and entry["rebuilds"] >= 1, entry   # resumed, then finished
-            assert entry["restarts"] == 1
-    finally:
-        load.kill()
-        load.wait(timeout=30)
-    try:
+                assert entry["state"] == "paused" and entry["rebuild_checkpoint"] == 0, entry
+                kill_and_wait([entry["pid"]])   # the rebuild was recorded when it began: the new replica resumes it
+                while time.monotonic() < deadline + 60:
+                    entry = next(a for a in client.status()["actors"] if a["name"] == "balances-0")
+                    if entry["answered"] and entry["state"] == "running" and entry.get("rebuilds", 0) >= 1:
+                        break
+                assert entry["state"] == "running" and entry["rebuilds"] >= 1, entry   # resumed, then finished
+                assert entry["restarts"] == 1
+        finally:
+            load.kill()
+            load.wait(timeout=30)
         with Encore.attach(data) as client:
-            client.refresh_topology()
             head = client.status()["head_offset"]
             held = client.view_digest("balances", after=head)
     finally:

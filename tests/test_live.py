@@ -58,6 +58,9 @@ def test_the_feed_is_noticed_only_while_it_serves_a_subscription(client):
     views = sum(1 for a in client.status()["actors"] if a["role"] == "projection")
     events = client.subscribe(0)
     next(events)
+    deadline = time.monotonic() + 10   # the feed's FollowShard and this status may cross
+    while _shard(client)["followers"] != views + 1 and time.monotonic() < deadline:
+        continue
     assert _shard(client)["followers"] == views + 1
     events.close()   # unsubscribes: the feed stops following
     deadline = time.monotonic() + 10
