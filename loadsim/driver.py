@@ -57,6 +57,7 @@ class ClientReport:
     ryw_stale_examples: list[str] = field(default_factory=list)
     retried: int = 0
     retried_queries: int = 0
+    cpu_s: float = 0.0    # this client process's CPU over the timed part
     errors: list[str] = field(default_factory=list)
 
 

@@ -34,6 +34,8 @@ def print_table(figures: dict[str, Any]) -> None:
         memory = figures["memory"]
         rows.append(("shard heap MiB / peak RSS MiB", f"{memory['shard_heap_mb']} / {memory['shard_peak_rss_mb']}"))
         rows.append(("shard live aggregates", f"{memory['live_aggregates']} (cap {memory['cap']})"))
+    if figures.get("cpu_us_per_command"):
+        rows.append(("CPU us per command", ", ".join(f"{k} {v}" for k, v in figures["cpu_us_per_command"].items())))
     for block in ("sagas", "effects"):
         if figures.get(block):
             rows.append((block, ", ".join(f"{k} {v}" for k, v in figures[block].items())))

@@ -29,7 +29,7 @@ from actors.errors import ConfigError, EncoreError
 from actors.settings import Settings
 from storage import open_store
 
-from . import report
+from . import cpu, report
 from .bank import BankWorkload
 from .chaos import Chaos, parse_spec
 from .driver import ClientReport, DriveOptions, Driver, frozen_heap
@@ -166,7 +166,9 @@ def client_process(index: int, data_dir: str, workload: Workload, setup: Planned
                 ready.put(index)
                 if not go.wait(CLIENT_START_TIMEOUT_S):
                     raise ConfigError("the simulator never gave the start signal")
+                began = time.process_time()
                 driver.run(*main, main_report)
+                main_report.cpu_s = time.process_time() - began
             done.put((index, setup_report, main_report, None))
     except BaseException as e:  # report, never hang the simulator
         ready.put(index)
@@ -208,10 +210,12 @@ def run_clients(args, target: Target, workload: Workload, plan: Plan, ids: dict[
     try:
         for _ in processes:
             ready.get(timeout=CLIENT_START_TIMEOUT_S + 600)
+        cpu_before = cpu.snapshot(target.client.status())
         started = time.monotonic()
         go.set()
         with Progress(len(plan.main), lambda: sum(c.value for c in counters), started, not args.no_progress):
             reports = _collect(done, processes, lambda: _chaos_tick(chaos, target, counters))
+        cpu_after = cpu.settled_snapshot(target.client)
     except BaseException:   # Ctrl-C or a failed client: the others stop now, not after their share
         for process in processes:
             process.kill()   # our own children, by their handles
@@ -221,7 +225,10 @@ def run_clients(args, target: Target, workload: Workload, plan: Plan, ids: dict[
             process.join(timeout=30)
             if process.is_alive():
                 process.kill()   # our own child, by its handle
-    return _merge(plan, shares, reports, started)
+    merged = _merge(plan, shares, reports, started)
+    clients_cpu = sum(main_report.cpu_s for _, main_report in reports.values())
+    merged["cpu_us_per_command"] = cpu.per_command(cpu_before, cpu_after, len(plan.main), clients_cpu)
+    return merged
 
 
 def _chaos_tick(chaos: Chaos | None, target: Target, counters: list) -> None:
@@ -366,6 +373,7 @@ def figures(args, target: Target, workload: Workload, run: dict, verification, s
     return {
         "workload": workload.name, "mode": target.mode, "clients": args.clients, "batch": args.batch,
         "concurrency": args.concurrency,
+        **({"cpu_us_per_command": run["cpu_us_per_command"]} if "cpu_us_per_command" in run else {}),
         "rate": args.rate, "seed": args.seed, "entities": workload.entities, "commands": len(main),
         **count, "elapsed_s": round(run["elapsed"], 3), "commands_per_s": round(len(main) / run["elapsed"], 1),
         "latency_ms": merged.latency.summary(),

@@ -124,6 +124,9 @@ def test_a_launched_run_with_two_client_processes_verifies(tmp_path):
     figures = json.loads(out.read_text())
     assert (figures["mode"], figures["clients"], figures["verify"]["ok"]) == ("multiproc", 2, True)
     assert figures["ryw_stale"] == 0 and figures["memory"]["shard_peak_rss_mb"]
+    cpu = figures["cpu_us_per_command"]   # from the processes' own CPU accounting
+    assert cpu["shards"] > 0 and cpu["followers"] > 0 and cpu["clients"] > 0
+    assert cpu["system"] == pytest.approx(cpu["shards"] + cpu["followers"], abs=0.2)
     assert "commands/s" in done.stdout and "every check held" in done.stdout
     assert system_pids(tmp_path / "keep" / "data") == []   # the run stopped the system it started
 
