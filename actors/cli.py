@@ -462,7 +462,6 @@ def _event_reader(args: argparse.Namespace) -> Any:
     return _reader_of(load_app(path))
 
 
-
 def _follow_events(args: argparse.Namespace) -> int:
     """A subscription through the running system: the stored events, then each as it commits.
     With --stream, --after is a version of that stream; otherwise a log offset."""

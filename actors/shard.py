@@ -73,8 +73,9 @@ class Shard(ActorTypeDispatcher):
         else:
             results = self.host.handle_batch(msg.commands)
         self.send(sender, BatchResults(msg.batch_id, results))
-        if self.store is not None and self.board.followers and any(r.get("status") == "accepted" for r in results):
-            self._notify(self.board.committed(self.store.head_offset()))
+        if self.board.followers:   # the head this batch reached: its accepted results' positions
+            head = max((r.get("position") or 0 for r in results if r.get("status") == "accepted"), default=0)
+            self._notify(self.board.committed(head))
 
     def receiveMsg_StateRequest(self, msg: StateRequest, sender) -> None:
         if self.host is None:

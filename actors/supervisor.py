@@ -292,25 +292,32 @@ class Supervisor(ActorTypeDispatcher):
                                             "restarting now" if restarted else "the system is stopping"))
 
     def receiveMsg_ControlFollower(self, msg: ControlFollower, sender: Any) -> None:
-        """An operator's pause, resume or skip, forwarded to the named follower, which answers."""
-        slot = next((s for s in self.slots.values() if s.name == msg.name and s.role == "projection"), None)
-        if slot is None or slot.address is None:
-            known = ", ".join(s.name for s in self.slots.values() if s.role == "projection")
-            why = "is down; retry when it runs" if slot else f"is not a view replica (replicas: {known})"
-            self.send(sender, ControlAnswer(msg.name, False, f"{msg.name} {why}"))
-            return
-        self.send(slot.address, ControlFollower(msg.name, msg.action, msg.offset, sender))
+        """An operator's pause, resume, rebuild or skip, forwarded to the named view replica, which
+        answers the operator."""
+        slot, why = self._running("projection", lambda s: s.name == msg.name, msg.name, "a view replica")
+        if slot is None:
+            self.send(sender, ControlAnswer(msg.name, False, why))
+        else:
+            self.send(slot.address, ControlFollower(msg.name, msg.action, msg.offset, sender))
 
     def receiveMsg_RetryParked(self, msg: RetryParked, sender: Any) -> None:
         """An operator's retry of a reactor's parked events: forwarded to the reactor, which
         answers the operator."""
-        slot = self.slots.get(slot_key("reactor", msg.reactor, 0))
-        if slot is None or slot.address is None:
-            known = ", ".join(s.view for s in self.slots.values() if s.role == "reactor") or "none"
-            why = "is down; retry when it runs" if slot else f"is not a reactor of this app (reactors: {known})"
-            self.send(sender, RetryAnswer(msg.reactor, -1, f"{msg.reactor} {why}"))
-            return
-        self.send(slot.address, RetryParked(msg.reactor, msg.offset, sender))
+        slot, why = self._running("reactor", lambda s: s.view == msg.reactor, msg.reactor, "a reactor of this app")
+        if slot is None:
+            self.send(sender, RetryAnswer(msg.reactor, -1, why))
+        else:
+            self.send(slot.address, RetryParked(msg.reactor, msg.offset, sender))
+
+    def _running(self, role: str, matches: Any, name: str, what: str) -> tuple[Slot | None, str]:
+        """The running actor of `role` an operator named, or why there is none to send to."""
+        slot = next((s for s in self.slots.values() if s.role == role and matches(s)), None)
+        if slot is not None and slot.address is not None:
+            return slot, ""
+        if slot is not None:
+            return None, f"{name} is down; retry when it runs"
+        known = ", ".join(s.view if role == "reactor" else s.name for s in self.slots.values() if s.role == role)
+        return None, f"{name} is not {what} (known: {known or 'none'})"
 
     # ---------------------------------------------------------------- status
 
