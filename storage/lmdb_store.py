@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import itertools
 import os
+import resource
 import struct
 import threading
 import time
@@ -494,4 +495,27 @@ def _translate(error: Exception, path: Path, outcome: str = _NOT_WRITTEN) -> Sto
             f"{path} does not hold a readable LMDB store ({text}); it is corrupt or not Encore's; "
             f"restore it from a backup or use a new data directory"
         )
+    refused = _space_refused(path)
+    if refused:  # an errno that does not say so (some kernels answer EINVAL), but space is the cause
+        return StorageFull(
+            f"the disk holding {path} is full or refuses to grow the store ({text}; {refused}); {outcome}; "
+            f"free space (or raise the file size limit) and retry"
+        )
     return StorageError(f"the store at {path} failed: {text}")
+
+
+_FEW_BYTES = 1 << 20  # less than this free, or as a file size limit, and a store cannot grow
+
+
+def _space_refused(path: Path) -> str | None:
+    """Why the file system would refuse to grow the store at `path`, if it would: a file size limit
+    on this process (`ulimit -f`) or a disk with (almost) no space left."""
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and limit < _FEW_BYTES:
+        return f"this process may not write files larger than {limit} bytes (ulimit -f)"
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None:
+        stat = os.statvfs(existing)
+        if stat.f_bavail * stat.f_frsize < _FEW_BYTES:
+            return f"{stat.f_bavail * stat.f_frsize} bytes are free on its disk"
+    return None

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import lmdb
 import pytest
 
 from actors.client import Encore
@@ -290,3 +291,13 @@ def test_a_view_whose_snapshot_cannot_be_saved_keeps_folding_and_saves_when_it_c
 def test_storage_errors_become_clear_encore_errors(tmp_path, error, kind):
     translated = _translate(error, tmp_path)
     assert isinstance(translated, kind) and str(tmp_path) in str(translated)
+
+
+def test_an_unexplained_error_under_a_tiny_file_size_limit_is_reported_as_the_disk_refusing(tmp_path, monkeypatch):
+    # some kernels answer a store that may not grow with EINVAL rather than EFBIG
+    error = lmdb.Error(f"{tmp_path}: Invalid argument")
+    assert not isinstance(_translate(error, tmp_path), StorageFull)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (4096, resource.RLIM_INFINITY))
+    translated = _translate(error, tmp_path)
+    assert isinstance(translated, StorageFull)
+    assert "4096 bytes (ulimit -f)" in str(translated) and "Invalid argument" in str(translated)
