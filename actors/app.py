@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from storage import EventRegistry, NewEvent
+from storage import EventRegistry, NewEvent, StoredEvent
 
-from .domain import Aggregate, Command, Event, Projection, Query, Reactor, plain_fields, validator_of
-from .errors import ConfigError, ValidationFailed
+from .domain import Aggregate, Command, Event, Projection, Query, Reactor, plain_fields, rebuilder_of, validator_of
+from .errors import ConfigError, DecodeError, EncoreError, ValidationFailed
 
 
 class App:
@@ -80,8 +80,21 @@ class App:
         self._add(self.events, name, event_type)
         if name not in self.registry:
             self.registry.register(
-                name, validator_of(event_type), schema_version=event_type.encore_schema_version
+                name, validator_of(event_type), schema_version=event_type.encore_schema_version,
+                rebuild=rebuilder_of(event_type),
             )
+
+    def record_at_fault(self, stored: StoredEvent) -> DecodeError | None:
+        """Why a stored record no longer fits its class, when that is why its handler failed:
+        records of the current schema are rebuilt without validation, so the one that failed is
+        validated here to tell a changed class from a bug in the handler."""
+        try:
+            self.registry.decode(stored, validate=True)
+        except DecodeError as e:
+            return e
+        except EncoreError:   # an unknown type: the handler's own error tells it
+            return None
+        return None
 
     # ---------------------------------------------------------------- commands
 

@@ -24,6 +24,8 @@ Framework attributes carry the `encore_` prefix so they never collide with domai
 from __future__ import annotations
 
 import copy
+import types
+import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple
 
@@ -79,11 +81,16 @@ _scalar_models: dict[type, bool] = {}
 
 def _has_only_scalar_fields(model: type[BaseModel]) -> bool:
     """True when dumping `model` in JSON mode gives back its field values unchanged."""
+    return _dumps_as_is(model) and all(f.annotation in _SCALARS for f in model.model_fields.values())
+
+
+def _dumps_as_is(model: type[BaseModel]) -> bool:
+    """True when no serializer, computed or excluded field changes what a dump of `model` holds."""
     decorators = model.__pydantic_decorators__
     return (
         not decorators.field_serializers and not decorators.model_serializers
         and not model.model_computed_fields and model.model_config.get("extra") == "forbid"
-        and all(f.annotation in _SCALARS and not f.exclude for f in model.model_fields.values())
+        and not any(f.exclude for f in model.model_fields.values())
     )
 
 
@@ -99,6 +106,66 @@ def validator_of(model: type[BaseModel]) -> Callable[[Any], Any]:
 
 
 _validators: dict[type, Callable[[Any], Any]] = {}
+
+
+def rebuilder_of(event_type: type[BaseModel]) -> Callable[[dict[str, Any]], Any]:
+    """The event of `event_type` from its stored data of the current schema.
+
+    An event was validated when it was decided, and what is stored is what validation produced.
+    Where that stored form is already the Python form (every field str, int, float, bool or None,
+    or tuples and str-keyed dicts of them; no validators, serializers or private attributes) the event is
+    rebuilt around the stored dict without validating it again: about half the cost. Data whose
+    field names differ from the class's (a field added or removed since it was written) is
+    validated, as is every event of any other class."""
+    validate = validator_of(event_type)
+    if not _stored_form_is_python_form(event_type):
+        return validate
+    fields = frozenset(event_type.model_fields)
+    new, set_dict = object.__new__, _SLOT_SETTERS["__dict__"]
+    set_fields, set_extra, set_private = (_SLOT_SETTERS[name] for name in _PYDANTIC_SLOTS)
+
+    def rebuild(data: dict[str, Any]) -> Any:
+        if data.keys() != fields:
+            return validate(data)
+        event = new(event_type)
+        set_dict(event, data)
+        set_fields(event, set(fields))
+        set_extra(event, None)
+        set_private(event, None)
+        return event
+
+    return rebuild
+
+
+_PYDANTIC_SLOTS = ("__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+_SLOT_SETTERS = {name: vars(BaseModel)[name].__set__ for name in ("__dict__", *_PYDANTIC_SLOTS)}
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _stored_form_is_python_form(model: type[BaseModel]) -> bool:
+    decorators = model.__pydantic_decorators__
+    return (
+        _dumps_as_is(model)
+        and not (decorators.validators or decorators.field_validators or decorators.root_validators
+                 or decorators.model_validators)
+        and not model.__private_attributes__ and model.__pydantic_post_init__ is None
+        and all(_is_plain(f.annotation) for f in model.model_fields.values())
+    )
+
+
+def _is_plain(annotation: Any) -> bool:
+    """True for str, int, float, bool and None, and unions of them, tuples of them (the log gives
+    sequences back as tuples: a list field is validated) and str-keyed dicts of them."""
+    if annotation in _PLAIN:
+        return True
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return all(_is_plain(a) for a in args)
+    if origin is tuple:
+        return len(args) == 2 and args[1] is Ellipsis and args[0] in _PLAIN
+    if origin is dict:
+        return len(args) == 2 and args[0] is str and args[1] in _PLAIN
+    return False
 
 
 def handles(command_type: type[Command]) -> Callable:

@@ -123,7 +123,8 @@ class ReactorRunner:
         try:
             answer = self.reactor.react(self.app.decode(stored), stored)
             return self._take(answer, stored, f"{self.name}:{stored.offset}")
-        except Exception as e:   # the user's handler: park, report, go on
+        except Exception as e:   # the user's handler (or a record that no longer fits): park, report, go on
+            e = self.app.record_at_fault(stored) or e
             self.park(stored.offset, "handler", f"{type(e).__name__}: {e}")
             return []
 

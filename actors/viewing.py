@@ -167,6 +167,7 @@ class ViewFollower:
                     handler(decode(stored), stored)
                     applied += 1
         except Exception as e:  # a bug in a handler, or a record that does not decode: never skip
+            e = self.app.record_at_fault(stored) or e
             self.failure = f"event {stored.offset} ({stored.type}) failed in {self.name}: {e!r}"
             self.failed_at = stored.offset
             self.checkpoint = stored.offset - 1  # offsets are gapless: the entries before it are applied
@@ -222,3 +223,4 @@ class ViewFollower:
             "skips": sorted(self.skips), "save_error": self.save_error,
             "delivery_ms": self.delivery.summary(),
         }
+

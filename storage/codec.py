@@ -161,22 +161,27 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class EventRegistry:
-    """Event type name -> the factory that builds the domain event from stored data.
+    """Event type name -> how the domain event is built from stored data.
 
-    Each type has a current schema version. Records written with an older schema pass through
-    the registered upcasters (one per version step) before the factory sees them.
+    Each type has a current schema version and two builders: `factory` validates its input (it
+    builds events from upcast records), and `rebuild`, for records written with the current
+    schema, may trust them (they were validated when decided; see `actors.domain.rebuilder_of`).
+    Records written with an older schema pass through the registered upcasters (one per version
+    step) before the factory sees them.
     """
 
     def __init__(self) -> None:
-        self._types: dict[str, tuple[Callable[[dict[str, Any]], Any], int]] = {}  # factory, version
+        # name -> (rebuild for current-schema data, current schema version, validating factory)
+        self._types: dict[str, tuple[Callable[[dict[str, Any]], Any], int, Callable[[dict[str, Any]], Any]]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
 
     def register(
-        self, name: str, factory: Callable[[dict[str, Any]], Any], *, schema_version: int = 1
+        self, name: str, factory: Callable[[dict[str, Any]], Any], *, schema_version: int = 1,
+        rebuild: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
-        if name in self._types and self._types[name][0] is not factory:
+        if name in self._types and self._types[name][2] is not factory:
             raise InvalidRecord(f"event type {name!r} is registered twice with different classes")
-        self._types[name] = (factory, schema_version)
+        self._types[name] = (rebuild or factory, schema_version, factory)
 
     def register_upcaster(self, name: str, from_version: int, upcaster: Upcaster) -> None:
         """`upcaster` turns data of schema `from_version` into data of `from_version + 1`."""
@@ -189,22 +194,23 @@ class EventRegistry:
         return name in self._types
 
     def factory_of(self, name: str) -> tuple[Callable[[dict[str, Any]], Any], int]:
-        """The factory of an event type and its current schema version (for replay loops, which
-        call the factory themselves on data of the current schema and `decode` on the rest)."""
+        """The builder of an event type's current-schema data and that schema version (for replay
+        loops, which call it themselves on data of the current schema and `decode` on the rest)."""
         found = self._types.get(name)
         if found is None:
             raise UnknownEventType(name, list(self._types))
-        return found
+        return found[0], found[1]
 
-    def decode(self, event: StoredEvent) -> Any:
-        """The domain event of a stored record (the hot path of rebuilds and activations)."""
+    def decode(self, event: StoredEvent, *, validate: bool = False) -> Any:
+        """The domain event of a stored record. With `validate`, current-schema data is validated
+        too: how a handler's failure is explained when the record no longer fits its class."""
         found = self._types.get(event.type)
         if found is None:
             raise UnknownEventType(event.type, list(self._types))
-        factory, current = found
+        rebuild, current, factory = found
         try:
             if event.schema_version == current:
-                return factory(event.data)
+                return (factory if validate else rebuild)(event.data)
             return factory(self._upcast(event, current))
         except ValueError as e:  # pydantic's ValidationError is one
             raise DecodeError(
