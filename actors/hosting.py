@@ -332,7 +332,7 @@ class AggregateHost:
                     else:
                         apply(registry.decode(StoredEvent._make(record)))
         except Exception:
-            registry.decode(StoredEvent._make(record), validate=True)  # DecodeError, saying why, if the record is at fault
+            registry.decode(StoredEvent._make(record), validate=True)  # DecodeError if the record is at fault
             raise  # the aggregate's own apply raised
         return records[-1][_VERSION]
 
