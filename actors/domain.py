@@ -123,13 +123,16 @@ def rebuilder_of(event_type: type[BaseModel]) -> Callable[[dict[str, Any]], Any]
     fields = frozenset(event_type.model_fields)
     new, set_dict = object.__new__, _SLOT_SETTERS["__dict__"]
     set_fields, set_extra, set_private = (_SLOT_SETTERS[name] for name in _PYDANTIC_SLOTS)
+    # every field is set; a frozen model never changes its set in place (copies copy it), so its
+    # events share one
+    shared_fields_set = set(fields) if event_type.model_config.get("frozen") else None
 
     def rebuild(data: dict[str, Any]) -> Any:
         if data.keys() != fields:
             return validate(data)
         event = new(event_type)
         set_dict(event, data)
-        set_fields(event, set(fields))
+        set_fields(event, shared_fields_set or set(fields))
         set_extra(event, None)
         set_private(event, None)
         return event

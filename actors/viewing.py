@@ -21,6 +21,7 @@ from storage import EventStore, StoredEvent, ViewSnapshot
 
 from .app import App
 from .domain import Projection
+from .pages import Page, SharedPages
 from .errors import EncoreError, QueryFailed, StorageError, ValidationFailed
 from .settings import Settings
 
@@ -90,13 +91,16 @@ class FollowerStats:
 
 class ViewFollower:
     def __init__(self, app: App, name: str, store: EventStore, settings: Settings, *, persist: bool,
-                 snapshot_name: str | None = None) -> None:
+                 snapshot_name: str | None = None, pages: SharedPages | None = None) -> None:
         self.app, self.name, self.store, self.settings = app, name, store, settings
+        self.pages = pages or SharedPages(store, app, keep=0)   # shared by the followers of a process
         self.snapshot_name = snapshot_name or name   # where its snapshot is saved (a rebuild has its own)
         self.persist = persist  # only one replica writes the view snapshot
         self.projection_type: type[Projection] = app.projections[name]
         self.view = self.projection_type()
-        self.handlers = self.view.encore_appliers()  # event type name -> bound handler
+        # event type name -> (bound handler, rebuild of current-schema data, current schema version)
+        self.steps = {name: (handler, *app.registry.factory_of(name))
+                      for name, handler in self.view.encore_appliers().items()}
         self.checkpoint = 0
         self.saved_checkpoint, self.saved_at = 0, time.monotonic()
         self.failure: str | None = None
@@ -149,23 +153,32 @@ class ViewFollower:
             limit = PAGE if until is None else min(PAGE, until - self.checkpoint)
             if limit <= 0:
                 break
-            page = self.store.read_log(after=self.checkpoint, limit=limit)
-            if not page:
+            page = self.pages.read(self.checkpoint, limit)
+            if not page.stored:
                 break
             self._apply_page(page)
-            consumed += len(page)
+            consumed += len(page.stored)
         return consumed
 
-    def _apply_page(self, page: list[StoredEvent]) -> None:
-        """Apply a page of consecutive log entries; on a failing event, stop just before it."""
-        handlers, decode, applied = self.handlers, self.app.decode, 0
-        stored = page[0]
+    def _apply_page(self, page: Page) -> None:
+        """Apply a page of consecutive log entries; on a failing event, stop just before it. A
+        page other followers of the process read too keeps its decoded events for them."""
+        steps, decode, decoded, skips, applied = self.steps, self.app.decode, page.decoded, self.skips, 0
+        stored = page.stored[0]
         try:
-            for stored in page:
-                handler = handlers.get(stored.type)
-                if handler is not None and not (self.skips and stored.offset in self.skips):
-                    handler(decode(stored), stored)
-                    applied += 1
+            for index, stored in enumerate(page.stored):   # (tuple indexes: StoredEvent's field order)
+                step = steps.get(stored[3])
+                if step is None or (skips and stored[0] in skips):
+                    continue
+                handler, rebuild, schema = step
+                if decoded is None:
+                    handler(rebuild(stored[5]) if stored[4] == schema else decode(stored), stored)
+                else:
+                    event = decoded[index]
+                    if event is None:
+                        event = decoded[index] = rebuild(stored[5]) if stored[4] == schema else decode(stored)
+                    handler(event, stored)
+                applied += 1
         except Exception as e:  # a bug in a handler, or a record that does not decode: never skip
             e = self.app.record_at_fault(stored) or e
             self.failure = f"event {stored.offset} ({stored.type}) failed in {self.name}: {e!r}"
@@ -174,7 +187,7 @@ class ViewFollower:
         else:
             self.checkpoint = stored.offset
         self.stats.applied += applied
-        self.delivery.record(page)
+        self.delivery.record(page.stored)
 
     def save_if_due(self, *, force: bool = False) -> bool:
         moved = self.checkpoint - self.saved_checkpoint

@@ -90,7 +90,9 @@ def test_tuples_and_dicts_of_scalars_are_rebuilt_and_stay_usable():
     assert rebuild is not validator_of(Tagged)
     event = rebuild(_stored_form(Tagged(tags=("a", "b"), counts={"a": 1})))
     assert event == Tagged(tags=("a", "b"), counts={"a": 1}) and event.note is None
+    other = rebuild(_stored_form(Tagged(tags=(), counts={})))
     assert event.model_copy(update={"note": "n"}).note == "n"
+    assert event.note is None and other.model_fields_set == event.model_fields_set == {"tags", "counts", "note"}
     with pytest.raises(ValidationError):
         Tagged.model_validate({**event.model_dump(), "extra": 1})
 
