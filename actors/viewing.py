@@ -21,8 +21,8 @@ from storage import EventStore, StoredEvent, ViewSnapshot
 
 from .app import App
 from .domain import Projection
-from .pages import Page, SharedPages
 from .errors import EncoreError, QueryFailed, StorageError, ValidationFailed
+from .pages import Page, SharedPages
 from .settings import Settings
 
 # Events read per store transaction. Small on purpose: a page's decoded events stay alive until
