@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     launch = argparse.ArgumentParser(add_help=False, parents=[data])
     launch.add_argument("--app", default=DEFAULT_APP, help=f"app import path (default {DEFAULT_APP})")
     launch.add_argument("--shards", type=int, default=None, help="shard processes (default: half the CPUs, 1 to 8)")
+    launch.add_argument("--follower-groups", choices=("replica", "each"), default=None,
+                        help="processes for views and reactors: one per replica index hosting them all "
+                             "(replica, the default) or one per follower (each)")
     launch.add_argument("--port", type=int, default=system.DEFAULT_PORT, help="Thespian Admin port")
     launch.add_argument("--allow-remote", metavar="HOST", default=None,
                         help="listen on HOST beyond loopback: DANGEROUS, Thespian unpickles what reaches it")
@@ -152,7 +155,7 @@ def _offset(text: str) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(data_dir=args.data.resolve(), shards=args.shards)
+    return Settings.from_env(data_dir=args.data.resolve(), shards=args.shards, follower_groups=args.follower_groups)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -177,6 +180,8 @@ def cmd_start(args: argparse.Namespace) -> int:
                "--app", args.app, "--port", str(args.port)]
     if args.shards:
         command += ["--shards", str(args.shards)]
+    if args.follower_groups:
+        command += ["--follower-groups", args.follower_groups]
     if args.allow_remote:
         command += ["--allow-remote", args.allow_remote]
     if args.metrics_port is not None:
@@ -319,6 +324,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         extra = ""
         if a["role"] == "shard":
             extra = f"live {a.get('live_aggregates')} commands {a.get('commands')} batches {a.get('batches')}"
+        elif a["role"] == "group":
+            extra = f"hosts {', '.join(a.get('followers') or ())}"
         elif a["role"] == "projection":
             extra = f"checkpoint {a.get('checkpoint')} lag {a.get('lag')}"
         elif a["role"] == "reactor":

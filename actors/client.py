@@ -348,20 +348,28 @@ class Encore:
         return self._ask_view(view, DIGEST_QUERY, {}, after, timeout)
 
     def _ask_view(self, view: str, type_name: str, data: dict, after: int, timeout: float) -> Any:
-        replicas = self._topology.views.get(view) or []
-        if not replicas:
-            raise Unavailable(f"no replica of view {view} is running now (being restarted); retry")
-        replica = replicas[next(self._replica) % len(replicas)]
-        request = QueryRequest(uuid.uuid4().hex, type_name, data, check_position(after), check_timeout(timeout))
+        request = QueryRequest(uuid.uuid4().hex, type_name, data, check_position(after), check_timeout(timeout), view)
+        replica = self._replica_of(view)
         # the view itself answers a timeout at `timeout`: wait a little longer for that answer
         answer = self._ask_for(replica, request, QueryAnswer, lambda r: r.query_id == request.query_id,
                                timeout + QUERY_GRACE_S)
         if answer is None:
             self.refresh_topology()
+            if replica not in (self._topology.views.get(view) or []):   # it died: ask its successor once
+                answer = self._ask_for(self._replica_of(view), request, QueryAnswer,
+                                       lambda r: r.query_id == request.query_id, timeout + QUERY_GRACE_S)
+        if answer is None:
             raise AskTimeout(f"query {type_name} got no answer within {timeout}s")
         if not answer.ok:
             _raise_query_error(answer.error)
         return answer.answer
+
+    def _replica_of(self, view: str) -> Any:
+        """The next replica of `view` to ask (round robin)."""
+        replicas = self._topology.views.get(view) or []
+        if not replicas:
+            raise Unavailable(f"no replica of view {view} is running now (being restarted); retry")
+        return replicas[next(self._replica) % len(replicas)]
 
     # ---------------------------------------------------------------- subscriptions
 

@@ -28,7 +28,8 @@ class FollowerActor(ActorTypeDispatcher):
         self.more_due = False
         self.notices = 0
         self.shards: list[object] = []   # the running shards' addresses, as the supervisor last said
-        self.rate_mark = (time.monotonic(), 0)   # (when, how many) at the last status: the rate since
+        self.started_at = time.monotonic()
+        self.rate_marks: dict[str, tuple[float, int]] = {}   # follower -> (when, how many) at its last status
 
     # subclasses: read what is new; return True when a slice was full (more is waiting)
     def advance(self) -> bool:
@@ -74,10 +75,11 @@ class FollowerActor(ActorTypeDispatcher):
         else:
             self.on_wakeup(msg.payload)
 
-    def events_per_s(self, handled: int) -> float:
-        """Events handled per second since the previous status report."""
-        now, (then, before) = time.monotonic(), self.rate_mark
-        self.rate_mark = (now, handled)
+    def events_per_s(self, key: str, handled: int) -> float:
+        """Events the follower `key` handled per second since its previous status report."""
+        now = time.monotonic()
+        then, before = self.rate_marks.get(key, (self.started_at, 0))
+        self.rate_marks[key] = (now, handled)
         return round(max(0, handled - before) / max(now - then, 1e-6), 1)
 
     def on_wakeup(self, payload: object) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Role = Literal["shard", "projection", "feed", "reactor"]
-FOLLOWER_ROLES = ("projection", "feed", "reactor")
+Role = Literal["shard", "group", "feed", "projection", "reactor"]   # (projections and reactors live in groups)
+FOLLOWER_ROLES = ("group", "feed")   # the actors the shards notice
 
 
 def slot_key(role: str, view: str, index: int) -> str:
@@ -193,6 +193,7 @@ class QueryRequest:
     data: dict
     after: int = 0                          # read-your-writes: the view must have applied this offset
     timeout_s: float = 5.0
+    view: str = ""                          # the view asked (its follower group may hold several)
 
 
 @dataclass(frozen=True, repr=False)

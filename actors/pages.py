@@ -18,6 +18,11 @@ from storage import EventStore, StoredEvent
 
 from .app import App
 
+# Events read per store transaction. Small on purpose: a page's decoded events stay alive until
+# it is applied, and past ~700 of them the garbage collector runs during the page, promotes them
+# and later walks them again in its older generations. Catch-up per event, measured (bank
+# balances view, 100,000 events): pages of 5,000 2.42 us, 1,000 2.06 us, 300 1.88 us, 200 1.89 us.
+PAGE = 300   # one size for every follower, so that their pages line up and are shared
 KEEP = 8   # pages kept: enough for the followers of a process standing at a few checkpoints
 
 

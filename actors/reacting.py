@@ -25,8 +25,8 @@ from storage import EventStore, StoredEvent, ViewSnapshot
 from .app import App
 from .domain import CancelDeadline, Command, Deadline, Reactor, plain_fields
 from .errors import ValidationFailed
+from .pages import PAGE, SharedPages
 
-PAGE = 200
 SAVE_EVERY_EVENTS = 1_000   # a checkpoint moved this far is saved...
 SAVE_INTERVAL_S = 1.0       # ...or one this old: a restart re-reads at most that much (same ids)
 
@@ -84,10 +84,13 @@ class ReactorRunner:
     stats: ReactorStats = field(default_factory=ReactorStats)
     saved_checkpoint: int = 0
     saved_at: float = field(default_factory=time.monotonic)
+    pages: SharedPages | None = None   # the pages of its follower group (read and decoded once)
 
     def __post_init__(self) -> None:
         self.reactor_type = self.app.reactors[self.name]
         self.reactor = self.reactor_type()
+        if self.pages is None:
+            self.pages = SharedPages(self.store, self.app, keep=0)
 
     @property
     def snapshot_name(self) -> str:
@@ -104,7 +107,12 @@ class ReactorRunner:
         self.checkpoint = self.saved_checkpoint = self.stats.resumed_from = saved.checkpoint
 
     def next_page(self, limit: int = PAGE) -> list[StoredEvent]:
-        return self.store.read_log(after=self.checkpoint, limit=limit)
+        assert self.pages is not None
+        return self.pages.read(self.checkpoint, limit).stored
+
+    def _event(self, stored: StoredEvent) -> Any:
+        assert self.pages is not None
+        return self.pages.event_of(stored)
 
     def reactions(self, page: list[StoredEvent]) -> list[Outgoing]:
         """The commands the reactor sends for a page of events, in log order; deadlines it
@@ -121,7 +129,7 @@ class ReactorRunner:
         """The commands for one event; a handler that raises parks the event (nothing is sent
         for it) and the reactor goes on."""
         try:
-            answer = self.reactor.react(self.app.decode(stored), stored)
+            answer = self.reactor.react(self._event(stored), stored)
             return self._take(answer, stored, f"{self.name}:{stored.offset}")
         except Exception as e:   # the user's handler (or a record that no longer fits): park, report, go on
             e = self.app.record_at_fault(stored) or e
@@ -136,7 +144,7 @@ class ReactorRunner:
     def run_effect(self, stored: StoredEvent) -> str | None:
         """Run the event's effect once; the error text if it raised."""
         try:
-            self.reactor.run_effect(self.app.decode(stored), stored, self.effect_key(stored.offset))
+            self.reactor.run_effect(self._event(stored), stored, self.effect_key(stored.offset))
         except Exception as e:   # the outside world: retried by the actor, then parked
             return f"{type(e).__name__}: {e}"
         return None

@@ -1,4 +1,5 @@
-"""The reactor actor: one per reactor of the app, pushed the log like a view, sending commands.
+"""A reactor, hosted by a follower group (actors/group.py): pushed the log like a view, it sends
+commands.
 
 It runs a ReactorRunner one page at a time: the page's commands go to their shards as one batch
 per shard; rejections are answered with the reactor's follow-up commands; commands the system
@@ -16,33 +17,14 @@ import os
 import time
 import uuid
 import zlib
-from datetime import timedelta
 from typing import Any
 
-from thespian.actors import ActorExitRequest
+from storage import EventStore, StoredEvent
 
-from storage import EventStore, StoredEvent, open_store
-
-from .app import resolve_app
-from .errors import EncoreError
-from .following import FollowerActor
-from .messages import (
-    BatchResults,
-    CommandBatch,
-    Configure,
-    Flush,
-    Flushed,
-    Ready,
-    RetryAnswer,
-    RetryParked,
-    ShardsChanged,
-    StatusReport,
-    StatusRequest,
-    slot_key,
-)
-from .procinfo import memory_mb
+from .app import App
+from .messages import BatchResults, CommandBatch, RetryAnswer, RetryParked, slot_key
+from .pages import SharedPages
 from .reacting import Outgoing, ReactorRunner
-from .settings import Settings
 
 log = logging.getLogger("encore.reactor")
 RETRY_S = 0.5          # a command the system did not decide is sent again after this pause
@@ -63,12 +45,13 @@ class _EffectRetry:
     """The wakeup that runs failed effects again."""
 
 
-class ReactorActor(FollowerActor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.runner: ReactorRunner | None = None
-        self.store: EventStore | None = None
-        self.name = ""
+class ReactorMember:
+    """A reactor; `host` is its follower group, which sends, wakes and advances for it."""
+
+    role = "reactor"
+
+    def __init__(self, host: Any, app: App, store: EventStore, pages: SharedPages, name: str) -> None:
+        self.host, self.name = host, name
         self.all_shards: list[Any] = []          # by shard index; None while one is down
         self.waiting: dict[str, list[Outgoing]] = {}   # batch id -> its commands
         self.sent_at = 0.0
@@ -77,33 +60,21 @@ class ReactorActor(FollowerActor):
         self.effects: list[tuple[StoredEvent, int]] = []   # effects of the page still to succeed, tries so far
         self.retry_requests: list[RetryParked] = []
         self.last_error = ""
+        self.runner = ReactorRunner(app, name, store, pages=pages)
+        self.runner.resume()
 
-    def receiveMsg_Configure(self, msg: Configure, sender) -> None:
-        self.name = msg.view
-        try:
-            settings = Settings.from_plain(msg.settings)
-            self.store = open_store(settings.store_dir)
-            self.runner = ReactorRunner(resolve_app(msg.app), msg.view, self.store)
-            self.runner.resume()
-        except (EncoreError, OSError) as e:
-            log.error("reactor %s could not start (it exits; the supervisor restarts it): %s", msg.view, e)
-            self.send(sender, Ready("reactor", msg.index, msg.view, error=str(e)))
-            self.send(self.myAddress, ActorExitRequest())
-            return
-        self.start_following(slot_key("reactor", msg.view, msg.index), settings.poll_interval_s)
-        self.send(sender, Ready("reactor", msg.index, msg.view))
+    @property
+    def key(self) -> str:
+        return slot_key("reactor", self.name, 0)
 
-    def receiveMsg_ShardsChanged(self, msg: ShardsChanged, sender) -> None:
-        if isinstance(msg.shards, list):
-            self.all_shards = list(msg.shards)
-        super().receiveMsg_ShardsChanged(msg, sender)
-        self._advance_now()
+    def shards_changed(self, shards: list[Any]) -> None:
+        self.all_shards = list(shards)
 
     # ---------------------------------------------------------------- one page at a time
 
     def advance(self) -> bool:
         runner = self.runner
-        if runner is None or self.page_upto is not None or not self.all_shards:
+        if self.page_upto is not None or not self.all_shards:
             return False   # a page is out, or the shards are not known yet
         runner.save_if_due()   # (the poll comes here too: an idle reactor saves its last progress)
         page = runner.next_page()
@@ -121,7 +92,6 @@ class ReactorActor(FollowerActor):
     def _run_effects(self) -> None:
         """Each effect of the page once more; a failure waits its backoff, and is parked after
         EFFECT_TRIES in a row."""
-        assert self.runner is not None
         still = []
         for stored, tries in self.effects:
             error = self.runner.run_effect(stored)
@@ -138,7 +108,7 @@ class ReactorActor(FollowerActor):
         self.effects = still
         if still:
             pause = EFFECT_BACKOFF_S * 2 ** (min(t for _, t in still) - 1)
-            self.wakeupAfter(timedelta(seconds=pause), payload=_EffectRetry())
+            self.host.wake(self, pause, _EffectRetry())
 
     def _send(self, outgoing: list[Outgoing]) -> None:
         if not outgoing:
@@ -146,7 +116,7 @@ class ReactorActor(FollowerActor):
             return
         by_shard: dict[int, list[Outgoing]] = {}
         for item in outgoing:
-            stream = self.runner.app.stream_of(item.command) if self.runner else ""
+            stream = self.runner.app.stream_of(item.command)
             by_shard.setdefault(zlib.crc32(stream.encode()) % len(self.all_shards), []).append(item)
         self.sent_at = time.monotonic()
         for shard, items in by_shard.items():
@@ -156,14 +126,15 @@ class ReactorActor(FollowerActor):
                 continue
             batch_id = uuid.uuid4().hex
             self.waiting[batch_id] = items
-            self.send(address, CommandBatch(batch_id, [item.wire() for item in items]))
+            self.host.expect_results(batch_id, self)
+            self.host.send(address, CommandBatch(batch_id, [item.wire() for item in items]))
         if self.waiting:
-            self.wakeupAfter(timedelta(seconds=ANSWER_TIMEOUT_S), payload=_Retry())
+            self.host.wake(self, ANSWER_TIMEOUT_S, _Retry())
         self._maybe_done()
 
-    def receiveMsg_BatchResults(self, msg: BatchResults, sender) -> None:
+    def batch_results(self, msg: BatchResults) -> None:
         items = self.waiting.pop(msg.batch_id, None)
-        if items is None or self.runner is None:
+        if items is None:
             return
         follow: list[Outgoing] = []
         for item, result in zip(items, msg.results, strict=False):
@@ -186,12 +157,12 @@ class ReactorActor(FollowerActor):
         if self.waiting or self.effects:
             return
         if self.undecided:
-            self.wakeupAfter(timedelta(seconds=RETRY_S), payload=_Retry())
+            self.host.wake(self, RETRY_S, _Retry())
             return
         self._page_done()
 
     def _page_done(self) -> None:
-        if self.runner is not None and self.page_upto is not None:
+        if self.page_upto is not None:
             self.runner.done_upto(self.page_upto)   # every command and effect of the page done: move on
             self.runner.save_if_due()
             self.page_upto = None
@@ -199,11 +170,11 @@ class ReactorActor(FollowerActor):
             if self.retry_requests:
                 self._retry_parked(self.retry_requests.pop(0))
             else:
-                self._advance_now()
+                self.host.advance_now()
 
     def on_wakeup(self, payload: object) -> None:
         if isinstance(payload, _Deadline):
-            self._advance_now()
+            self.host.advance_now()
             return
         if isinstance(payload, _EffectRetry):
             if self.effects:
@@ -219,9 +190,9 @@ class ReactorActor(FollowerActor):
             self._send(again)
 
     def _wake_at_next_deadline(self) -> None:
-        at = self.runner.next_deadline() if self.runner else None
+        at = self.runner.next_deadline()
         if at is not None:
-            self.wakeupAfter(timedelta(seconds=max(0.0, at - time.time())), payload=_Deadline())
+            self.host.wake(self, max(0.0, at - time.time()), _Deadline())
 
     def _failed(self, error: str) -> None:
         """Note what went wrong (status shows it); log it once, not on every retry."""
@@ -231,10 +202,8 @@ class ReactorActor(FollowerActor):
 
     # ---------------------------------------------------------------- parked events
 
-    def receiveMsg_RetryParked(self, msg: RetryParked, sender) -> None:
-        if self.runner is None:
-            self.send(msg.reply_to or sender, RetryAnswer(self.name, 0, "the reactor is not running yet; retry"))
-        elif self.page_upto is not None:
+    def retry_parked(self, msg: RetryParked) -> None:
+        if self.page_upto is not None:
             self.retry_requests.append(msg)   # after the page that is out
         else:
             self._retry_parked(msg)
@@ -242,7 +211,6 @@ class ReactorActor(FollowerActor):
     def _retry_parked(self, msg: RetryParked) -> None:
         """The parked events again, as a page of their own: handlers re-run (their command ids
         are the ones they would have had), effects re-run from their first try."""
-        assert self.runner is not None
         taken = self.runner.unpark(msg.offset if isinstance(msg.offset, int) else None)
         outgoing: list[Outgoing] = []
         for stored, why in taken:
@@ -250,27 +218,21 @@ class ReactorActor(FollowerActor):
                 outgoing += self.runner.react_to(stored)
             else:
                 self.effects.append((stored, 0))
-        self.send(msg.reply_to, RetryAnswer(self.name, len(taken), f"{len(taken)} parked event(s) tried again"))
+        self.host.send(msg.reply_to, RetryAnswer(self.name, len(taken), f"{len(taken)} parked event(s) tried again"))
         self.page_upto = self.runner.checkpoint
         self._run_effects()
         self._send(outgoing)
 
     # ---------------------------------------------------------------- operations
 
-    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
-        status: dict[str, Any] = self.runner.status() if self.runner else {"reactor": self.name}
+    def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = self.runner.status()
         status.update({"role": "reactor", "view": self.name, "index": 0, "pid": os.getpid(), "state": "running",
                        "in_flight": sum(len(v) for v in self.waiting.values()), "undecided": len(self.undecided),
-                       "error": self.last_error or None, "notices": self.notices,
-                       "events_per_s": self.events_per_s(status.get("handled", 0)), **memory_mb()})
-        self.send(sender, StatusReport(msg.request_id, status))
+                       "error": self.last_error or None, "notices": self.host.notices,
+                       "events_per_s": self.host.events_per_s(self.key, status.get("handled", 0))})
+        return status
 
-    def receiveMsg_Flush(self, msg: Flush, sender) -> None:
-        if self.runner is not None and self.page_upto is None:
+    def flush(self) -> None:
+        if self.page_upto is None:
             self.runner.save_if_due(force=True)
-        self.send(sender, Flushed("reactor", 0, self.name))
-
-    def receiveMsg_ActorExitRequest(self, msg: ActorExitRequest, sender) -> None:
-        if self.store is not None:
-            self.store.close()
-            self.store = None

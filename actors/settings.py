@@ -11,6 +11,7 @@ from typing import Any
 from .errors import ConfigError
 
 MAX_DEFAULT_SHARDS = 8
+FOLLOWER_GROUPINGS = ("replica", "each")
 
 
 def default_shards() -> int:
@@ -37,6 +38,8 @@ class Settings:
     view_snapshot_interval_s: float = 10.0  # ...or this long after the last one, if it moved
     poll_interval_s: float = 1.0          # followers are pushed the head; this poll is the safety net
     max_command_bytes: int = 64 * 1024    # encoded size limit of one command's fields
+    # "replica": one process per replica index hosts its followers; "each": one process per follower
+    follower_groups: str = "replica"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -45,6 +48,9 @@ class Settings:
             _require(name, getattr(self, name), minimum=1)
         for name in ("idle_passivation_s", "view_snapshot_interval_s", "poll_interval_s"):
             _require(name, getattr(self, name), minimum=0.001)
+        if self.follower_groups not in FOLLOWER_GROUPINGS:
+            raise ConfigError(f"setting follower_groups={self.follower_groups!r} is invalid: it must be one of "
+                              f"{', '.join(FOLLOWER_GROUPINGS)}")
 
     @property
     def store_dir(self) -> Path:

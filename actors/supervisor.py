@@ -1,4 +1,7 @@
-"""The supervisor: creates and owns every shard and projection actor, restarts them when they die.
+"""The supervisor: creates and owns every shard, follower group and the feed, restarts them when they die.
+
+Followers (view replicas, reactors) live in follower groups (actors/group.py), planned from the
+app and the settings; status lists each follower under its own name, with its group's process.
 
 It holds no LMDB handle (an actor that creates children must not: they fork from it). Restarts
 back off exponentially, as Akka's backoff supervisor does: 0.1 s doubling up to BACKOFF_CAP_S,
@@ -24,6 +27,7 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExi
 from .app import resolve_app
 from .errors import EncoreError
 from .feed import Feed
+from .group import FollowerGroup, GroupPlan, plan_groups
 from .messages import (
     FOLLOWER_ROLES,
     Configure,
@@ -49,13 +53,11 @@ from .messages import (
     UnfollowShard,
     slot_key,
 )
-from .projection import ProjectionActor
-from .reactor import ReactorActor
 from .settings import Settings
 from .shard import Shard
 
 log = logging.getLogger("encore.supervisor")
-_ACTOR_OF = {"shard": Shard, "projection": ProjectionActor, "feed": Feed, "reactor": ReactorActor}
+_ACTOR_OF = {"shard": Shard, "group": FollowerGroup, "feed": Feed}
 CRASH_LOOP_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
 BACKOFF_FIRST_S = 0.1
@@ -85,6 +87,7 @@ class Slot:
     restart_at: float | None = None                     # wall time of the planned restart
     ready_at: float | None = None                       # monotonic time it became ready
     last_report: dict[str, Any] = field(default_factory=dict)   # its last status report
+    plan: GroupPlan | None = None                       # a follower group's followers
 
     @property
     def key(self) -> str:
@@ -93,6 +96,10 @@ class Slot:
     @property
     def name(self) -> str:
         return f"{self.view}-{self.index}" if self.view else f"{self.role}-{self.index}"
+
+    def hosts(self, follower: str) -> bool:
+        """Whether this is the follower group of the follower named (balances-0, checkout-0)."""
+        return self.plan is not None and follower in self.plan.members
 
     @property
     def crash_looping(self) -> bool:
@@ -168,11 +175,8 @@ class Supervisor(ActorTypeDispatcher):
         self.app_path = msg.app if isinstance(msg.app, str) else app.path
         for i in range(settings.shards):
             self._add(Slot("shard", i))
-        for view in app.projections:
-            for i in range(settings.replicas):
-                self._add(Slot("projection", i, view))
-        for name in app.reactors:
-            self._add(Slot("reactor", 0, name))
+        for plan in plan_groups(app, settings):
+            self._add(Slot("group", plan.index, plan.name, plan=plan))
         self._add(Slot("feed", 0))
         for slot in self.slots.values():
             self._spawn(slot)
@@ -218,8 +222,9 @@ class Supervisor(ActorTypeDispatcher):
     def _topology(self) -> Topology:
         views: dict[str, list] = {}
         for slot in self.slots.values():
-            if slot.role == "projection" and slot.address is not None:
-                views.setdefault(slot.view, []).append(slot.address)
+            if slot.plan is not None and slot.address is not None:
+                for view in slot.plan.views:
+                    views.setdefault(view, []).append(slot.address)
         shards = [self.slots[slot_key("shard", "", i)].address for i in range(self._count("shard"))]
         feed = self.slots.get(slot_key("feed", "", 0))
         return Topology(shards, views, self.app_path, self.generation, feed.address if feed else None)
@@ -280,7 +285,7 @@ class Supervisor(ActorTypeDispatcher):
     def receiveMsg_RestartActor(self, msg: RestartActor, sender: Any) -> None:
         """An operator's restart now, by actor name (shard-0, balances-0): a down actor is
         started at once, without waiting out its backoff."""
-        slot = next((s for s in self.slots.values() if s.name == msg.name), None)
+        slot = next((s for s in self.slots.values() if s.name == msg.name or s.hosts(msg.name)), None)
         if slot is None:
             known = ", ".join(s.name for s in self.slots.values())
             self.send(sender, RestartAnswer(msg.name, False, f"no actor is named {msg.name!r}; known: {known}"))
@@ -294,7 +299,7 @@ class Supervisor(ActorTypeDispatcher):
     def receiveMsg_ControlFollower(self, msg: ControlFollower, sender: Any) -> None:
         """An operator's pause, resume, rebuild or skip, forwarded to the named view replica, which
         answers the operator."""
-        slot, why = self._running("projection", lambda s: s.name == msg.name, msg.name, "a view replica")
+        slot, why = self._running(msg.name, "a view replica", views=True)
         if slot is None:
             self.send(sender, ControlAnswer(msg.name, False, why))
         else:
@@ -303,20 +308,24 @@ class Supervisor(ActorTypeDispatcher):
     def receiveMsg_RetryParked(self, msg: RetryParked, sender: Any) -> None:
         """An operator's retry of a reactor's parked events: forwarded to the reactor, which
         answers the operator."""
-        slot, why = self._running("reactor", lambda s: s.view == msg.reactor, msg.reactor, "a reactor of this app")
+        slot, why = self._running(msg.reactor, "a reactor of this app", views=False)
         if slot is None:
             self.send(sender, RetryAnswer(msg.reactor, -1, why))
         else:
             self.send(slot.address, RetryParked(msg.reactor, msg.offset, sender))
 
-    def _running(self, role: str, matches: Any, name: str, what: str) -> tuple[Slot | None, str]:
-        """The running actor of `role` an operator named, or why there is none to send to."""
-        slot = next((s for s in self.slots.values() if s.role == role and matches(s)), None)
+    def _running(self, name: str, what: str, *, views: bool) -> tuple[Slot | None, str]:
+        """The running group of the view replica (balances-0) or reactor (checkout) an operator
+        named, or why there is none to send to."""
+        groups = [s for s in self.slots.values() if s.plan is not None]
+        named = {s.key: ([f"{v}-{s.index}" for v in s.plan.views] if views else list(s.plan.reactors))
+                 for s in groups if s.plan is not None}
+        slot = next((s for s in groups if name in named[s.key]), None)
         if slot is not None and slot.address is not None:
             return slot, ""
         if slot is not None:
-            return None, f"{name} is down; retry when it runs"
-        known = ", ".join(s.view if role == "reactor" else s.name for s in self.slots.values() if s.role == role)
+            return None, f"{name} is down (its follower group {slot.name} is restarting); retry when it runs"
+        known = ", ".join(n for names in named.values() for n in names)
         return None, f"{name} is not {what} (known: {known or 'none'})"
 
     # ---------------------------------------------------------------- status
@@ -356,25 +365,45 @@ class Supervisor(ActorTypeDispatcher):
         report (marked not answered) and why they are down. The head is the highest one known."""
         fresh = gathering.reports
         heads = [r.get("head_offset", 0) for r in fresh.values()]
-        heads += [r.get("checkpoint", 0) for r in fresh.values() if r.get("role") == "projection"]
+        heads += [m.get("checkpoint", 0) for r in fresh.values() for m in r.get("members", ())
+                  if m.get("role") == "projection"]
         self.last_head = head = max([self.last_head, *heads])
         actors: list[dict[str, Any]] = [{"role": "supervisor", "name": "supervisor", "pid": os.getpid(),
                                          "restarts": 0, "running": True, "answered": True}]
         for slot in self.slots.values():
-            actors.append(self._entry(slot, fresh.get(slot.key), head))
+            actors += self._entries(slot, fresh.get(slot.key), head)
         unanswered = [a["name"] for a in actors if not a["answered"]]
         return {"actors": actors, "head_offset": head, "head_is_last_known": bool(unanswered),
                 "unanswered": unanswered, "uptime_s": time.time() - self.started_at,
                 "app": self.app_path, "generation": self.generation}
 
-    def _entry(self, slot: Slot, fresh: dict[str, Any] | None, head: int) -> dict[str, Any]:
-        entry: dict[str, Any] = {"pid": None, **(fresh or slot.last_report)}
-        entry.update({"role": slot.role, "name": slot.name, "restarts": slot.restarts,
+    def _entries(self, slot: Slot, fresh: dict[str, Any] | None, head: int) -> list[dict[str, Any]]:
+        """The slot's entry; a follower group's is followed by one per follower it hosts (with
+        the group's process, restarts and errors: a follower lives and dies with its group)."""
+        entry = self._entry(slot, fresh, head, slot.role, slot.name)
+        if slot.plan is None:
+            return [entry]
+        reports = {f"{m.get('view')}-{m.get('index')}": m for m in (fresh or slot.last_report).get("members", ())}
+        entry.pop("members", None)
+        entry["followers"] = slot.plan.members
+        members = []
+        for role, view, index in [("projection", v, slot.index) for v in slot.plan.views] + \
+                [("reactor", r, 0) for r in slot.plan.reactors]:
+            report = {"pid": entry["pid"], "view": view, "index": index, **reports.get(f"{view}-{index}", {}),
+                      "group": slot.name}
+            members.append(self._entry(slot, report if fresh else None, head, role, f"{view}-{index}",
+                                       last=report))
+        return [entry, *members]
+
+    def _entry(self, slot: Slot, fresh: dict[str, Any] | None, head: int, role: str, name: str,
+               last: dict[str, Any] | None = None) -> dict[str, Any]:
+        entry: dict[str, Any] = {"pid": None, **(fresh or (last if last is not None else slot.last_report))}
+        entry.update({"role": role, "name": name, "restarts": slot.restarts,
                       "running": slot.address is not None, "answered": fresh is not None,
                       "crash_loop": slot.crash_looping, "last_error": slot.last_error or None,
                       "restart_at": slot.restart_at,
                       "up_s": None if slot.ready_at is None else round(time.monotonic() - slot.ready_at, 3)})
-        if slot.role in ("projection", "reactor") and "checkpoint" in entry:
+        if role in ("projection", "reactor") and "checkpoint" in entry:
             entry["lag"] = max(0, head - entry["checkpoint"])
         return entry
 

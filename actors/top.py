@@ -86,6 +86,8 @@ def _detail(actor: dict) -> str:
         return shown
     if role == "feed":
         return f"subscriptions {actor.get('subscriptions', 0)}"
+    if role == "group":
+        return f"hosts {', '.join(actor.get('followers') or ())}"
     return ""
 
 

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 TICKS = os.sysconf("SC_CLK_TCK")
-FOLLOWER_ROLES = ("projection", "reactor", "feed")
+FOLLOWER_ROLES = ("group", "projection", "reactor", "feed")   # (one pid per process: followers share their group's)
 
 
 def cpu_seconds(pid: int) -> float | None:

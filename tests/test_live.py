@@ -50,12 +50,14 @@ def test_a_view_applies_a_commit_by_itself_without_being_asked_to_wait(client):
     views = [a for a in status["actors"] if a["role"] == "projection"]
     assert all(a["checkpoint"] >= deposit.position for a in views if a["view"] == "balances")
     shard = next(a for a in status["actors"] if a["role"] == "shard")
-    assert shard["followers"] == len(views) and shard["notices_sent"] > 0   # every view; the feed has no subscriber
+    groups = [a for a in status["actors"] if a["role"] == "group"]
+    assert len(groups) == 1 and {a["pid"] for a in views} == {groups[0]["pid"]}   # every view in one process...
+    assert shard["followers"] == 1 and shard["notices_sent"] > 0   # ...noticed once; the feed has no subscriber
 
 
 def test_the_feed_is_noticed_only_while_it_serves_a_subscription(client):
     client.ask(OpenAccount(account_id="noticed", owner="o"))
-    views = sum(1 for a in client.status()["actors"] if a["role"] == "projection")
+    views = sum(1 for a in client.status()["actors"] if a["role"] == "group")   # (the groups of views)
     events = client.subscribe(0)
     next(events)
     deadline = time.monotonic() + 10   # the feed's FollowShard and this status may cross
