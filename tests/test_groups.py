@@ -10,7 +10,7 @@ from actors.pages import SharedPages
 from actors.settings import Settings
 from actors.viewing import ViewFollower
 from examples import bank, shop
-from examples.bank import Deposit, GetBalance, GetAuditTrail, OpenAccount
+from examples.bank import Deposit, GetAuditTrail, GetBalance, OpenAccount
 from storage import AppendEntry, MemoryStore, NewEvent
 
 from .system_helpers import RunningSystem, free_port
@@ -41,9 +41,11 @@ def test_an_unknown_grouping_is_refused_with_the_choices(tmp_path):
 
 
 def _deposits(store, count):
-    store.append([AppendEntry("open", "account:a", 0, (NewEvent("AccountOpened", {"account_id": "a", "owner": "o"}, 1),))])
+    opened = NewEvent("AccountOpened", {"account_id": "a", "owner": "o"}, 1)
+    store.append([AppendEntry("open", "account:a", 0, (opened,))])
     for n in range(1, count):
-        store.append([AppendEntry(f"c{n}", "account:a", n, (NewEvent("Deposited", {"account_id": "a", "amount": n}, 1),))])
+        deposited = NewEvent("Deposited", {"account_id": "a", "amount": n}, 1)
+        store.append([AppendEntry(f"c{n}", "account:a", n, (deposited,))])
 
 
 def test_followers_sharing_pages_read_each_page_once_and_decode_each_record_once(tmp_path):
