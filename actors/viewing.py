@@ -26,6 +26,8 @@ from .pages import PAGE, Page, SharedPages
 from .settings import Settings
 
 log = logging.getLogger("encore.view")
+COSTLY_SAVE_S = 0.005    # a snapshot that takes this much CPU or more is costly...
+SAVE_COST_FACTOR = 4     # ...and waits until the view has folded this many times its cost
 DIGEST_QUERY = "encore.view_digest"  # a built-in query every view answers: checkpoint and state digest
 
 
@@ -103,6 +105,8 @@ class ViewFollower:
         self.skips: set[int] = set()          # offsets an operator told this view to ignore (durable)
         self.save_error: str | None = None   # the last failed save (disk full...), until one succeeds
         self.stats = FollowerStats()
+        self.fold_cpu_s = 0.0   # CPU spent folding since the last save
+        self.save_cpu_s = 0.0   # CPU the last save took (encoding the state, writing it)
         self.delivery = DeliveryLatency()
 
     @property
@@ -151,7 +155,9 @@ class ViewFollower:
             page = self.pages.read(self.checkpoint, limit)
             if not page.stored:
                 break
+            started = time.thread_time()
             self._apply_page(page)
+            self.fold_cpu_s += time.thread_time() - started
             consumed += len(page.stored)
         return consumed
 
@@ -185,6 +191,10 @@ class ViewFollower:
         self.delivery.record(page.stored)
 
     def save_if_due(self, *, force: bool = False) -> bool:
+        """Save the view with its checkpoint every `view_snapshot_every` events or
+        `view_snapshot_interval_s` seconds, but a view whose snapshot is costly (a large state)
+        saves only once it has folded SAVE_COST_FACTOR times that cost since the last one: its
+        saves take at most a fifth of its work, and a restart folds again at most that much."""
         moved = self.checkpoint - self.saved_checkpoint
         if not self.persist or moved <= 0:
             return False
@@ -192,6 +202,9 @@ class ViewFollower:
         due = moved >= self.settings.view_snapshot_every or elapsed >= self.settings.view_snapshot_interval_s
         if not (force or due) or (self.save_error and not force and elapsed < self.settings.view_snapshot_interval_s):
             return False  # (after a failed save, the next try waits the interval)
+        if not force and self.save_cpu_s >= COSTLY_SAVE_S and self.fold_cpu_s < SAVE_COST_FACTOR * self.save_cpu_s:
+            return False
+        started = time.thread_time()
         try:
             self.store.save_view(ViewSnapshot(
                 self.snapshot_name, self.checkpoint, self.view.encore_snapshot(),
@@ -202,6 +215,7 @@ class ViewFollower:
             log.warning("view %s: snapshot at %d not saved, retrying later: %s", self.name, self.checkpoint, e)
             return False  # nothing is lost: a restart folds again from the last saved snapshot
         self.saved_checkpoint, self.saved_at, self.save_error = self.checkpoint, time.monotonic(), None
+        self.save_cpu_s, self.fold_cpu_s = time.thread_time() - started, 0.0
         self.stats.snapshots_saved += 1
         return True
 

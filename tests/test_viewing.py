@@ -60,3 +60,22 @@ def test_pages_fold_every_event_once_in_order(tmp_path, monkeypatch):
     deposits_more = [AppendEntry("c12", "account:a", 11, (NewEvent("Deposited", {"account_id": "a", "amount": 1}, 1),))]
     store.append(deposits_more)
     assert view.catch_up() == 1 and view.checkpoint == 12
+
+
+def test_a_view_whose_snapshot_is_costly_saves_only_after_folding_several_times_its_cost(tmp_path):
+    store = MemoryStore()
+    deposits(store, [1, 2, 3])
+    view = ViewFollower(bank.app, "balances", store, Settings(data_dir=tmp_path, view_snapshot_every=1), persist=True)
+    view.catch_up(until=1)
+    assert view.save_if_due() and view.save_cpu_s < 0.005   # cheap: saved as often as asked
+    view.save_cpu_s = 1.0    # as if that save had taken a second of CPU
+    view.catch_up(until=2)
+    assert view.fold_cpu_s < 4.0 and not view.save_if_due()   # due by count, but costly: it waits
+    view.fold_cpu_s = 4.0    # as if it had folded four times that since
+    view.catch_up()
+    assert view.save_if_due() and store.load_view("balances").checkpoint == 3
+    view.save_cpu_s = 1.0
+    deposits_after = [AppendEntry("c9", "account:b", 0, (NewEvent("Deposited", {"account_id": "b", "amount": 9}, 1),))]
+    store.append(deposits_after)
+    view.catch_up()
+    assert view.save_if_due(force=True) and store.load_view("balances").checkpoint == 4   # forced (shutdown): always
