@@ -52,6 +52,16 @@ from .tail import INDEX_EVERY, StreamTail
 FORMAT_VERSION = 3  # 2: no `streams` table; 3: the stream index lags the log (meta `indexed`)
 DEFAULT_MAP_SIZE = 64 << 20
 _U64 = struct.Struct(">Q")
+_forks_seen = 0   # forks this process came out of: a store opened before one is not this process's
+
+
+def _count_fork() -> None:
+    global _forks_seen
+    _forks_seen += 1
+
+
+os.register_at_fork(after_in_child=_count_fork)
+
 _DB_NAMES = ("log", "stream_index", "snapshots", "commands", "views", "meta")
 T = TypeVar("T")
 
@@ -173,7 +183,7 @@ class LmdbStore:
         self.path = path
         self.max_event_bytes = max_event_bytes
         self.index_every = index_every
-        self._pid = os.getpid()
+        self._pid, self._forks = os.getpid(), _forks_seen
         self._users = 0
         self._tail = StreamTail()
         self._tail_lock = threading.RLock()  # one transaction at a time reads or extends the tail
@@ -362,7 +372,7 @@ class LmdbStore:
     # ---------------------------------------------------------------- transactions
 
     def _check_process(self) -> None:
-        if os.getpid() != self._pid:
+        if _forks_seen != self._forks:   # (counted at fork: no system call per transaction)
             raise StoreInheritedAcrossFork(
                 f"the store at {self.path} was opened in process {self._pid} and is being used "
                 f"in process {os.getpid()} after a fork; open it again in this process instead"
