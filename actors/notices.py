@@ -15,6 +15,7 @@ from typing import Any
 
 from .messages import HeadNotice
 
+
 WINDOW = 8       # notices a follower may leave unanswered before the next ones coalesce
 ACK_EVERY = 4    # a follower answers this many notices (from one shard) with one NoticeSeen
 
