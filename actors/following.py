@@ -15,7 +15,6 @@ from datetime import timedelta
 from thespian.actors import ActorTypeDispatcher, WakeupMessage
 
 from .messages import FollowShard, HeadNotice, NoticeSeen, ShardsChanged, UnfollowShard
-from .notices import ACK_EVERY
 
 POLL = "poll"        # the periodic safety-net wakeup
 MORE = "more"        # the next slice of a long catch-up
@@ -29,7 +28,6 @@ class FollowerActor(ActorTypeDispatcher):
         self.more_due = False
         self.notices = 0
         self.shards: list[object] = []   # the running shards' addresses, as the supervisor last said
-        self.unanswered: dict[int, int] = {}   # shard index -> notices handled and not answered yet
         self.started_at = time.monotonic()
         self.rate_marks: dict[str, tuple[float, int]] = {}   # follower -> (when, how many) at its last status
 
@@ -63,12 +61,7 @@ class FollowerActor(ActorTypeDispatcher):
         if self.follower_key:
             self.notices += 1
             self._advance_now()
-            shard = msg.shard if type(msg.shard) is int else -1
-            handled = self.unanswered.get(shard, 0) + 1   # (answered every ACK_EVERY: fewer messages)
-            if handled >= ACK_EVERY:
-                self.send(sender, NoticeSeen(self.follower_key, handled))
-                handled = 0
-            self.unanswered[shard] = handled
+            self.send(sender, NoticeSeen(self.follower_key))
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender) -> None:
         if not self.follower_key:

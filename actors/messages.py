@@ -91,8 +91,8 @@ class UnfollowShard:
 
 @dataclass(frozen=True)
 class HeadNotice:
-    """Shard -> follower: the log's head is at least `head`. At most a few are unanswered per
-    follower (actors/notices.py): newer heads wait for a NoticeSeen, then go as one."""
+    """Shard -> follower: the log's head is at least `head`. At most one is unanswered per
+    follower: a notice committed meanwhile waits for the NoticeSeen, then goes as one."""
 
     shard: int
     head: int
@@ -100,10 +100,9 @@ class HeadNotice:
 
 @dataclass(frozen=True)
 class NoticeSeen:
-    """Follower -> shard: `count` notices were handled; as many more may come."""
+    """Follower -> shard: the last notice was handled; the next may come."""
 
     key: str
-    count: int = 1
 
 
 # ---------------------------------------------------------------- subscriptions (client <-> feed)

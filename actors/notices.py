@@ -1,11 +1,10 @@
 """Pushed delivery: which followers a shard notices after its commits, coalesced.
 
-A follower (a follower group, the feed) subscribes to every shard with `FollowShard`. After each
+A follower (a view replica, the feed) subscribes to every shard with `FollowShard`. After each
 commit that wrote events, the shard sends each follower a `HeadNotice` with the log's head, unless
-WINDOW of its notices are unanswered: then the newer head waits and goes as one notice when a
-`NoticeSeen` arrives. A follower answers every ACK_EVERY notices with one `NoticeSeen` saying how
-many it handled (one message where there were four). A slow follower therefore has at most WINDOW
-notices waiting, never a flood, and a lost notice only delays: followers also poll slowly.
+the follower has not answered the previous one yet: then the newer head waits and goes as one
+notice when the `NoticeSeen` arrives. A slow follower therefore gets at most one message per
+turn, never a flood, and a lost notice only delays: followers also poll slowly.
 """
 
 from __future__ import annotations
@@ -16,14 +15,10 @@ from typing import Any
 from .messages import HeadNotice
 
 
-WINDOW = 8       # notices a follower may leave unanswered before the next ones coalesce
-ACK_EVERY = 4    # a follower answers this many notices (from one shard) with one NoticeSeen
-
-
 @dataclass
 class _Follower:
     address: Any
-    unanswered: int = 0      # notices sent and not answered yet
+    awaiting: bool = False   # a notice is unanswered
     noticed: int = 0         # the head of the last notice sent
 
 
@@ -50,21 +45,18 @@ class NoticeBoard:
         self.head = head
         return self._due(self.followers.values())
 
-    def seen(self, key: str, count: int = 1) -> list[tuple[Any, HeadNotice]]:
-        """The follower handled `count` notices (any other count is taken as one)."""
+    def seen(self, key: str) -> list[tuple[Any, HeadNotice]]:
         follower = self.followers.get(key)
         if follower is None:
             return []
-        handled = count if type(count) is int and 0 < count <= WINDOW else 1
-        follower.unanswered = max(0, follower.unanswered - handled)
+        follower.awaiting = False
         return self._due([follower])
 
     def _due(self, followers: Any) -> list[tuple[Any, HeadNotice]]:
         due = []
         for follower in followers:
-            if follower.unanswered < WINDOW and follower.noticed < self.head:
-                follower.unanswered += 1
-                follower.noticed = self.head
+            if not follower.awaiting and follower.noticed < self.head:
+                follower.awaiting, follower.noticed = True, self.head
                 due.append((follower.address, HeadNotice(self.shard, self.head)))
         self.sent += len(due)
         return due

@@ -92,7 +92,7 @@ class Shard(ActorTypeDispatcher):
             self._notify(self.board.follow(msg.key, sender, self.store.head_offset() if self.store else 0))
 
     def receiveMsg_NoticeSeen(self, msg: NoticeSeen, sender) -> None:
-        self._notify(self.board.seen(msg.key, msg.count))
+        self._notify(self.board.seen(msg.key))
 
     def receiveMsg_UnfollowShard(self, msg: UnfollowShard, sender) -> None:
         self.board.unfollow(msg.key)
