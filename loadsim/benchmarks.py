@@ -276,7 +276,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--asks", type=int, default=3000, help="round trips to time (0: skip)")
     parser.add_argument("--push", type=int, default=2000, help="commits whose delivery to time (0: skip)")
     parser.add_argument("--reactions", type=int, default=1000, help="orders whose reaction to time (0: skip)")
+    parser.add_argument("--validate-stored", action="store_true",
+                        help="validate every stored event read back, as before events were rebuilt without "
+                             "validation (to compare the in-process figures)")
     args = parser.parse_args(argv)
+    if args.validate_stored:
+        for app in (bank.app, TALLY_APP):
+            app.registry.validate_always()
     with tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp:
         figures = {"activation": bench_activation(Path(tmp) / "activation", args.repeats),
                    "rebuild": bench_rebuild(Path(tmp) / "rebuild", args.repeats),
