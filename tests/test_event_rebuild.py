@@ -103,3 +103,16 @@ def test_stored_data_whose_fields_differ_from_the_class_is_validated_not_trusted
     assert rebuild({"tags": ("a",), "counts": {}}) == Tagged(tags=("a",), counts={})
     with pytest.raises(ValidationError):
         rebuild({"tags": ("a",), "counts": {}, "gone": 1})   # a field removed since: refused, as ever
+
+
+def test_a_registry_told_to_validate_always_refuses_stored_data_the_rebuild_would_trust():
+    from actors.app import App
+    from storage import StoredEvent
+    from storage.errors import DecodeError
+
+    app = App("bank-copy", aggregates=list(bank.app.aggregates.values()))
+    wrong = StoredEvent(1, "account:a", 1, "Deposited", 1, {"account_id": "a", "amount": "lots"}, "c", 0.0)
+    assert app.decode(wrong).amount == "lots"   # rebuilt: trusted as validated when it was decided
+    app.registry.validate_always()
+    with pytest.raises(DecodeError, match="does not fit its class"):
+        app.decode(wrong)
