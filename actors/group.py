@@ -35,7 +35,6 @@ from .messages import (
     ControlFollower,
     Flush,
     Flushed,
-    QueryAnswer,
     QueryRequest,
     Ready,
     RetryAnswer,
@@ -47,10 +46,9 @@ from .messages import (
 )
 from .pages import SharedPages
 from .procinfo import memory_mb
-from .projection import ViewReplica
+from .projection import ViewReplica, query_error
 from .reactor import ReactorMember
 from .settings import Settings
-from .wire import error_to_plain
 
 log = logging.getLogger("encore.group")
 ALL = "followers"   # the name of a group holding every follower of its replica index
@@ -159,11 +157,11 @@ class FollowerGroup(FollowerActor):
     def receiveMsg_QueryRequest(self, msg: QueryRequest, sender) -> None:
         view = self._view_of(msg)
         if isinstance(view, EncoreError):
-            self.send(sender, _refused(msg, view))
+            self.send(sender, query_error(msg, view))
             return
         replica = self.views.get(view)
         if replica is None:
-            self.send(sender, _refused(msg, ValidationFailed(
+            self.send(sender, query_error(msg, ValidationFailed(
                 f"query {msg.type!r} belongs to view {view!r}, which follower group {self.name}-{self.index} "
                 f"does not hold")))
             return
@@ -226,6 +224,3 @@ class FollowerGroup(FollowerActor):
             self.store.close()
             self.store = None
 
-
-def _refused(msg: QueryRequest, error: EncoreError) -> QueryAnswer:
-    return QueryAnswer(msg.query_id, False, error=error_to_plain(error))

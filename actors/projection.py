@@ -116,10 +116,10 @@ class ViewReplica:
         try:
             after, timeout_s = check_position(msg.after), check_timeout(msg.timeout_s)
         except ValidationFailed as e:
-            self.host.send(sender, _error(msg, e))
+            self.host.send(sender, query_error(msg, e))
             return
         if self.paused and follower.checkpoint < after:
-            self.host.send(sender, _error(msg, Unavailable(
+            self.host.send(sender, query_error(msg, Unavailable(
                 f"view {self.view} is paused at offset {follower.checkpoint}, before {after}; resume it "
                 f"(encore resume {self.view}-{self.index}) or ask without after")))
             return
@@ -138,7 +138,7 @@ class ViewReplica:
             if follower.checkpoint >= msg.after or follower.failure is not None:
                 self.host.send(reply_to, _answer(follower, msg))
             elif now >= deadline - 0.01:  # a wakeup may come a little early
-                self.host.send(reply_to, _error(msg, AskTimeout(
+                self.host.send(reply_to, query_error(msg, AskTimeout(
                     f"view {self.view} reached offset {follower.checkpoint}, not {msg.after}, within "
                     f"{msg.timeout_s}s; the position may not exist yet, or the view is far behind",
                 )))
@@ -192,9 +192,10 @@ def _answer(follower: ViewFollower, msg: QueryRequest) -> QueryAnswer:
     try:
         answer = follower.answer(msg.type, msg.data)
     except EncoreError as e:
-        return _error(msg, e)
+        return query_error(msg, e)
     return QueryAnswer(msg.query_id, True, answer, checkpoint=follower.checkpoint)
 
 
-def _error(msg: QueryRequest, error: EncoreError) -> QueryAnswer:
+def query_error(msg: QueryRequest, error: EncoreError) -> QueryAnswer:
+    """The answer that refuses a query, saying why."""
     return QueryAnswer(msg.query_id, False, error=error_to_plain(error))
