@@ -64,9 +64,14 @@ class GroupPlan:
     reactors: tuple[str, ...]
 
     @property
+    def view_replicas(self) -> tuple[str, ...]:
+        """Its view replicas' names (balances-0)."""
+        return tuple(f"{view}-{self.index}" for view in self.views)
+
+    @property
     def members(self) -> list[str]:
         """Its followers' names as status shows them (balances-0, checkout-0)."""
-        return [f"{view}-{self.index}" for view in self.views] + [f"{name}-0" for name in self.reactors]
+        return [*self.view_replicas, *(f"{name}-0" for name in self.reactors)]
 
 
 def plan_groups(app: App, settings: Settings) -> list[GroupPlan]:

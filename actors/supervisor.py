@@ -317,15 +317,14 @@ class Supervisor(ActorTypeDispatcher):
     def _running(self, name: str, what: str, *, views: bool) -> tuple[Slot | None, str]:
         """The running group of the view replica (balances-0) or reactor (checkout) an operator
         named, or why there is none to send to."""
-        groups = [s for s in self.slots.values() if s.plan is not None]
-        named = {s.key: ([f"{v}-{s.index}" for v in s.plan.views] if views else list(s.plan.reactors))
-                 for s in groups if s.plan is not None}
-        slot = next((s for s in groups if name in named[s.key]), None)
+        groups = [(s, s.plan.view_replicas if views else s.plan.reactors)
+                  for s in self.slots.values() if s.plan is not None]
+        slot = next((s for s, held in groups if name in held), None)
         if slot is not None and slot.address is not None:
             return slot, ""
         if slot is not None:
             return None, f"{name} is down (its follower group {slot.name} is restarting); retry when it runs"
-        known = ", ".join(n for names in named.values() for n in names)
+        known = ", ".join(n for _, held in groups for n in held)
         return None, f"{name} is not {what} (known: {known or 'none'})"
 
     # ---------------------------------------------------------------- status
