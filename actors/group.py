@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,7 +28,7 @@ from thespian.actors import ActorExitRequest
 from storage import EventStore, open_store
 
 from .app import App, resolve_app
-from .errors import EncoreError, ValidationFailed
+from .errors import EncoreError, Unavailable, ValidationFailed
 from .following import FollowerActor
 from .messages import (
     BatchResults,
@@ -103,28 +105,65 @@ class FollowerGroup(FollowerActor):
         self.members: dict[str, ViewReplica | ReactorMember] = {}   # member key -> it
         self.batches: dict[str, ReactorMember] = {}     # batch id -> the reactor waiting for its results
         self.pages: SharedPages | None = None
+        self.plan: GroupPlan | None = None
+        self.settings: Settings | None = None
+        self.broken: dict[str, str] = {}     # follower name -> why it could not start (tried again each poll)
+        self.tried_at = 0.0
+        self.all_shards: list[Any] = []
 
     def receiveMsg_Configure(self, msg: Configure, sender) -> None:
         self.name, self.index = msg.view, msg.index
         try:
-            settings = Settings.from_plain(msg.settings)
+            self.settings = settings = Settings.from_plain(msg.settings)
             self.store = open_store(settings.store_dir)
             self.app = app = resolve_app(msg.app)
-            plan = next(p for p in plan_groups(app, settings) if p.name == msg.view and p.index == msg.index)
-            self.pages = pages = SharedPages(self.store, app)
-            self.views = {view: ViewReplica(self, app, self.store, settings, pages, view, msg.index)
-                          for view in plan.views}
-            self.reactors = {name: ReactorMember(self, app, self.store, pages, name) for name in plan.reactors}
+            self.plan = next(p for p in plan_groups(app, settings) if p.name == msg.view and p.index == msg.index)
+            self.pages = SharedPages(self.store, app)
         except (EncoreError, OSError, StopIteration) as e:
             log.error("follower group %s-%d could not start (it exits; the supervisor restarts it): %s",
                       msg.view, msg.index, e)
             self.send(sender, Ready("group", msg.index, msg.view, error=str(e) or "no such group"))
             self.send(self.myAddress, ActorExitRequest())
             return
-        members: list[ViewReplica | ReactorMember] = [*self.views.values(), *self.reactors.values()]
-        self.members = {m.key: m for m in members}
+        self._start_members()
         self.start_following(slot_key("group", msg.view, msg.index), settings.poll_interval_s)
         self.send(sender, Ready("group", msg.index, msg.view))
+
+    def _start_members(self) -> None:
+        """Start every follower of the plan that is not running. One that cannot start (its
+        restore raised, say) is reported failed and tried again at the next poll; the others run."""
+        assert self.plan is not None and self.app is not None and self.store is not None
+        assert self.pages is not None and self.settings is not None
+        app, store, pages, settings, index = self.app, self.store, self.pages, self.settings, self.index
+        for view in self.plan.views:
+            if view not in self.views:
+                replica = self._start_member(f"{view}-{index}", ViewReplica, self, app, store, settings, pages,
+                                             view, index)
+                if replica is not None:
+                    self.views[view] = replica
+        for name in self.plan.reactors:
+            if name not in self.reactors:
+                reactor = self._start_member(f"{name}-0", ReactorMember, self, app, store, pages, name)
+                if reactor is not None:
+                    reactor.shards_changed(self.all_shards)
+                    self.reactors[name] = reactor
+        members: list[ViewReplica | ReactorMember] = [*self.views.values(), *self.reactors.values()]
+        self.members = {m.key: m for m in members}
+        self.tried_at = time.monotonic()
+
+    def _start_member(self, name: str, kind: Callable[..., Any], *args: Any) -> Any:
+        """The follower `kind(*args)`, or None when it raised (noted in `broken`, logged once)."""
+        try:
+            member = kind(*args)
+        except Exception as e:   # the follower's own code or data: this one waits, the others run
+            why = f"could not start: {e!r}"
+            if self.broken.get(name) != why:
+                log.error("follower %s in group %s-%d %s; tried again every %.0fs", name, self.name, self.index,
+                          why, self.poll_s)
+            self.broken[name] = why
+            return None
+        self.broken.pop(name, None)
+        return member
 
     # ---------------------------------------------------------------- what members ask of their host
 
@@ -140,6 +179,8 @@ class FollowerGroup(FollowerActor):
     # ---------------------------------------------------------------- following
 
     def advance(self) -> bool:
+        if self.broken and time.monotonic() - self.tried_at >= self.poll_s:
+            self._start_members()
         more = False
         for member in self.members.values():
             more = member.advance() or more
@@ -151,6 +192,7 @@ class FollowerGroup(FollowerActor):
 
     def receiveMsg_ShardsChanged(self, msg: ShardsChanged, sender) -> None:
         if isinstance(msg.shards, list):
+            self.all_shards = list(msg.shards)
             for reactor in self.reactors.values():
                 reactor.shards_changed(msg.shards)
         super().receiveMsg_ShardsChanged(msg, sender)
@@ -165,6 +207,11 @@ class FollowerGroup(FollowerActor):
             self.send(sender, query_error(msg, view))
             return
         replica = self.views.get(view)
+        broken = self.broken.get(f"{view}-{self.index}")
+        if broken is not None:
+            self.send(sender, query_error(msg, Unavailable(
+                f"view {view} {broken}; it is tried again every {self.poll_s:.0f}s, and its status says why")))
+            return
         if replica is None:
             self.send(sender, query_error(msg, ValidationFailed(
                 f"query {msg.type!r} belongs to view {view!r}, which follower group {self.name}-{self.index} "
@@ -213,11 +260,23 @@ class FollowerGroup(FollowerActor):
 
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
         status = {"role": "group", "view": self.name, "index": self.index, "pid": os.getpid(),
-                  "notices": self.notices, "members": [m.status() for m in self.members.values()],
+                  "notices": self.notices,
+                  "members": [m.status() for m in self.members.values()] + self._broken_status(),
                   "pages_read": self.pages.reads if self.pages else 0,
                   "pages_shared": self.pages.shared if self.pages else 0,
                   **memory_mb()}
         self.send(sender, StatusReport(msg.request_id, status))
+
+    def _broken_status(self) -> list[dict[str, Any]]:
+        """The followers that could not start, as status shows a failed follower."""
+        return [{**self._identity(name), "state": "failed", "failure": why} for name, why in self.broken.items()]
+
+    def _identity(self, name: str) -> dict[str, Any]:
+        assert self.plan is not None
+        view = next((v for v in self.plan.views if f"{v}-{self.index}" == name), None)
+        if view is not None:
+            return {"role": "projection", "view": view, "index": self.index}
+        return {"role": "reactor", "view": name.removesuffix("-0"), "index": 0}
 
     def receiveMsg_Flush(self, msg: Flush, sender) -> None:
         for member in self.members.values():

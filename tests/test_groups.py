@@ -1,10 +1,13 @@
 """Follower groups: several followers in one process, reading each page once and decoding each
 record once for all of them; planned per replica by default, one per follower when asked."""
 
+import time
+
 import pytest
 
+from actors import App, Projection, Query, answers, applies
 from actors.client import Encore
-from actors.errors import ConfigError
+from actors.errors import ConfigError, Unavailable
 from actors.group import plan_groups
 from actors.pages import SharedPages
 from actors.settings import Settings
@@ -96,3 +99,52 @@ def test_a_launched_system_runs_its_views_in_the_planned_processes_and_answers_f
             assert len(groups) == 2 and len({v["pid"] for v in views}) == 2
     finally:
         system.stop()
+
+
+class GetMood(Query):
+    pass
+
+
+class Moody(Projection):
+    """A view that cannot start while `broken` is set (its restore, say, raises)."""
+
+    encore_name = "moody"
+    broken = True
+
+    def __init__(self) -> None:
+        if Moody.broken:
+            raise RuntimeError("moody cannot start")
+        self.deposits = 0
+
+    @applies(bank.Deposited)
+    def _deposited(self, event, stored) -> None:
+        self.deposits += 1
+
+    @answers(GetMood)
+    def mood(self, query) -> dict:
+        return {"deposits": self.deposits}
+
+
+def test_a_follower_that_cannot_start_is_reported_failed_while_its_group_runs_and_starts_once_it_can(tmp_path):
+    moody_app = App("moody-bank", aggregates=[bank.Account], projections=[bank.Balances, Moody])
+    Moody.broken = True
+    try:
+        with Encore.embedded(moody_app, tmp_path / "data", poll_interval_s=0.05) as client:
+            client.ask(OpenAccount(account_id="m", owner="o"))
+            position = client.ask(Deposit(account_id="m", amount=3)).position
+            assert client.query(GetBalance(account_id="m"), after=position)["balance"] == 3   # its group-mate runs
+            moody = next(a for a in client.status()["actors"] if a["name"] == "moody-0")
+            assert moody["state"] == "failed" and "moody cannot start" in moody["failure"] and moody["running"]
+            with pytest.raises(Unavailable, match="view moody could not start.*moody cannot start"):
+                client.query(GetMood())
+            Moody.broken = False   # the fault is fixed: the next poll starts it, and it folds the log
+            deadline, answer = time.monotonic() + 30, None
+            while answer is None and time.monotonic() < deadline:
+                try:
+                    answer = client.query(GetMood(), after=position)
+                except Unavailable:
+                    continue
+            assert answer == {"deposits": 1}
+            assert next(a for a in client.status()["actors"] if a["name"] == "moody-0")["state"] == "running"
+    finally:
+        Moody.broken = True
