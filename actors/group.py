@@ -125,8 +125,8 @@ class FollowerGroup(FollowerActor):
             self.send(sender, Ready("group", msg.index, msg.view, error=str(e) or "no such group"))
             self.send(self.myAddress, ActorExitRequest())
             return
-        self._start_members()
         self.start_following(slot_key("group", msg.view, msg.index), settings.poll_interval_s)
+        self._start_members()
         self.send(sender, Ready("group", msg.index, msg.view))
 
     def _start_members(self) -> None:
