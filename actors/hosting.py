@@ -331,9 +331,11 @@ class AggregateHost:
                         apply(factory(record[_DATA]))
                     else:
                         apply(registry.decode(StoredEvent._make(record)))
-        except Exception:
-            registry.decode(StoredEvent._make(record), validate=True)  # DecodeError if the record is at fault
-            raise  # the aggregate's own apply raised
+        except Exception:   # the record no longer fits its class, or else the aggregate's own apply raised
+            fault = self.app.record_at_fault(StoredEvent._make(record))
+            if fault is not None:
+                raise fault from None
+            raise
         return records[-1][_VERSION]
 
     def _forget(self, streams: set) -> None:
