@@ -112,7 +112,7 @@ class ReactorMember:
 
     def _send(self, outgoing: list[Outgoing]) -> None:
         if not outgoing:
-            self._page_done()
+            self._maybe_done()   # the page is done only once its effects are done too
             return
         by_shard: dict[int, list[Outgoing]] = {}
         for item in outgoing:

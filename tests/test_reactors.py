@@ -108,3 +108,37 @@ def test_the_shop_saga_survives_kill_9_of_its_reactors_and_shard_mid_flow(tmp_pa
     assert balances + summary["takings"] == deposited   # money conserved: nothing charged twice or lost
     assert sorted(set(inbox.message_ids())) == sorted(f"<welcome.{i + 1}@encore.invalid>" for i in range(customers))
     assert parked == []
+
+
+def test_an_effect_failing_while_its_reactor_is_killed_is_still_delivered_once_the_server_is_up(tmp_path):
+    from examples.shop import AddStock
+    from loadsim import smtp as smtp_server
+
+    smtp_port = free_port()   # nothing listens yet: every try of the welcome email is refused
+    data = tmp_path / "data"
+    system = RunningSystem(data, free_port(), app="examples.shop:app", env={"ENCORE_SMTP": f"127.0.0.1:{smtp_port}"})
+    controller = None
+    try:
+        with Encore.attach(data) as client:
+            client.ask(OpenAccount(account_id="first", owner="Ed"))
+            client.ask(AddStock(product_id="pen", quantity=1))   # a later event, with no effect of its own
+
+            def failing(status, reactor):
+                welcome = next(a for a in status["actors"] if a["name"] == "welcome-0")
+                return welcome["running"] and "effect of event 1" in (welcome.get("error") or "")
+            for _ in range(2):   # kill -9 during the retries, twice
+                status, _ = _wait(client, failing)
+                welcome = next(a for a in status["actors"] if a["name"] == "welcome-0")
+                assert failing(status, None), welcome
+                kill_and_wait([welcome["pid"]])
+            _wait(client, failing)
+            controller, inbox = smtp_server.start(smtp_port)
+            deadline = time.monotonic() + 60
+            while not inbox.message_ids() and time.monotonic() < deadline:
+                client.status()
+            parked = client.parked()
+    finally:
+        system.stop()
+        if controller is not None:
+            controller.stop()
+    assert set(inbox.message_ids()) == {"<welcome.1@encore.invalid>"} and parked == []

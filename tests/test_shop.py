@@ -76,6 +76,46 @@ def test_an_smtp_server_that_refuses_parks_the_email_and_a_retry_delivers_it(tmp
         assert inbox.message_ids() == ["<welcome.1@encore.invalid>"] and client.parked() == []
 
 
+def _reactor_error(client, name="welcome-0"):
+    return next(a for a in client.status()["actors"] if a["name"] == name).get("error") or ""
+
+
+def test_an_effect_still_failing_when_a_later_event_comes_is_delivered_once_its_server_is_up(tmp_path, monkeypatch):
+    port = free_port()   # nothing listens here yet: the welcome email's connection is refused
+    monkeypatch.setenv("ENCORE_SMTP", f"127.0.0.1:{port}")
+    with Encore.embedded(app, tmp_path / "data") as client:
+        client.ask(OpenAccount(account_id="first", owner="Ed"))
+        client.ask(AddStock(product_id="pen", quantity=1))   # a later event, with no effect of its own
+        deadline = time.monotonic() + 30
+        while "effect of event 1" not in _reactor_error(client) and time.monotonic() < deadline:
+            continue
+        assert "effect of event 1" in _reactor_error(client)
+        controller, inbox = smtp_server.start(port)   # the server comes up while the effect is retried
+        try:
+            while not inbox.message_ids() and time.monotonic() < deadline:
+                client.status()
+            parked = client.parked()
+        finally:
+            controller.stop()
+    assert inbox.message_ids() == ["<welcome.1@encore.invalid>"] and parked == []
+
+
+def test_an_effect_that_keeps_failing_is_parked_and_later_effects_still_run(tmp_path, inbox):
+    inbox.refuse = True
+    with Encore.embedded(app, tmp_path / "data") as client:
+        client.ask(OpenAccount(account_id="refused", owner="Flo"))
+        deadline = time.monotonic() + 30
+        while not client.parked() and time.monotonic() < deadline:
+            continue
+        inbox.refuse = False
+        client.ask(OpenAccount(account_id="welcomed", owner="Gus"))
+        while not inbox.message_ids() and time.monotonic() < deadline:
+            client.status()
+        parked = client.parked()
+    assert [(p["offset"], p["kind"]) for p in parked] == [(1, "effect")]
+    assert inbox.message_ids() == ["<welcome.2@encore.invalid>"]
+
+
 def test_an_order_not_paid_in_time_is_cancelled_its_stock_released_and_a_late_payment_refunded(
         tmp_path, inbox, monkeypatch):
     import examples.shop
