@@ -24,10 +24,12 @@ from .domain import plain_fields
 from .errors import EncoreError, ValidationFailed
 from .fields import parse_fields
 from .settings import Settings
+from .wire import MAX_POSITION
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_APP = "examples.all:app"
 MAX_TIMEOUT_S = 3600.0
+MAX_EVENTS = 1_000_000   # what one `encore events` prints at most (use --follow for more)
 DEFAULT_HTTP_PORT = 8480
 
 
@@ -36,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     on stderr (and a JSON object on stdout with --json), exit 2."""
     args = _parser().parse_args(argv)
     try:
+        if hasattr(args, "data"):
+            _check_data_dir(args)
         return args.handler(args)
     except EncoreError as e:
         _fail(args, str(e), kind=type(e).__name__)
@@ -56,14 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     launch = argparse.ArgumentParser(add_help=False, parents=[data])
     launch.add_argument("--app", default=DEFAULT_APP, help=f"app import path (default {DEFAULT_APP})")
-    launch.add_argument("--shards", type=int, default=None, help="shard processes (default: half the CPUs, 1 to 8)")
+    launch.add_argument("--shards", type=_count(1, 64, "shard processes"), default=None,
+                        help="shard processes, 1 to 64 (default: half the CPUs, 1 to 8)")
     launch.add_argument("--follower-groups", choices=("replica", "each"), default=None,
                         help="processes for views and reactors: one per replica index hosting them all "
                              "(replica, the default) or one per follower (each)")
-    launch.add_argument("--port", type=int, default=system.DEFAULT_PORT, help="Thespian Admin port")
+    launch.add_argument("--port", type=_port, default=system.DEFAULT_PORT, help="Thespian Admin port")
     launch.add_argument("--allow-remote", metavar="HOST", default=None,
                         help="listen on HOST beyond loopback: DANGEROUS, Thespian unpickles what reaches it")
-    launch.add_argument("--metrics-port", type=int, default=None, metavar="P",
+    launch.add_argument("--metrics-port", type=_port, default=None, metavar="P",
                         help="serve Prometheus metrics on 127.0.0.1:P")
     launch.add_argument("--log-format", choices=system.LOG_FORMATS, default="plain",
                         help="plain lines, or one JSON object per line (time, level, actor, pid, message)")
@@ -88,8 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     restart.set_defaults(handler=cmd_restart)
     events = sub.add_parser("events", parents=[data], help="print the log or one stream")
     events.add_argument("--stream", help="TYPE:ID, e.g. account:a1")
-    events.add_argument("--after", type=int, default=0)
-    events.add_argument("--limit", type=int, default=100)
+    events.add_argument("--after", type=_offset, default=0, help="after this offset (stream version with --stream)")
+    events.add_argument("--limit", type=_count(1, MAX_EVENTS, "events"), default=100,
+                        help=f"at most this many events (1 to {MAX_EVENTS})")
     events.add_argument("--type", action="append", dest="types", metavar="EVENT_TYPE",
                         help="only events of this type (repeatable; with --follow)")
     events.add_argument("--raw", action="store_true",
@@ -105,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     state.set_defaults(handler=cmd_state)
     top = sub.add_parser("top", parents=[data], help="a live console of the running system (q or Ctrl-C quits)")
     top.add_argument("--interval", type=_seconds, default=1.0, help="seconds between refreshes (default 1)")
-    top.add_argument("--frames", type=int, default=None, help="stop after this many refreshes")
+    top.add_argument("--frames", type=_count(1, 10**9, "refreshes"), default=None,
+                     help="stop after this many refreshes")
     top.set_defaults(handler=cmd_top)
     sub.add_parser("followers", parents=[data], help="each view replica and reactor: state, checkpoint, lag, "
                    "errors").set_defaults(handler=cmd_followers)
@@ -124,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("--offset", type=_offset, default=None, help="only the event at this offset")
     retry.set_defaults(handler=cmd_retry)
     http = sub.add_parser("http", parents=[data], help="serve the running system over HTTP/JSON (Ctrl-C stops)")
-    http.add_argument("--port", type=int, default=DEFAULT_HTTP_PORT, help=f"HTTP port (default {DEFAULT_HTTP_PORT})")
+    http.add_argument("--port", type=_port, default=DEFAULT_HTTP_PORT, help=f"HTTP port (default {DEFAULT_HTTP_PORT})")
     http.add_argument("--allow-remote", metavar="HOST", default=None,
                       help="listen on HOST beyond loopback: the door has no authentication of its own")
     http.set_defaults(handler=cmd_http)
@@ -142,16 +149,61 @@ def _seconds(text: str) -> float:
 
 
 def _offset(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a log position (an integer >= 0)") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a log position (an integer >= 0)")
+    value = _integer(text, "a log position")
+    if not 0 <= value <= MAX_POSITION:
+        raise argparse.ArgumentTypeError(f"{text} is not a log position: give an integer from 0 to {MAX_POSITION}")
     return value
 
 
+def _count(low: int, high: int, what: str) -> Any:
+    """An argparse type: an integer from `low` to `high` (a number of `what`)."""
+    def count(text: str) -> int:
+        value = _integer(text, f"a number of {what}")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} {what} is out of range: give an integer from {low} to {high}")
+        return value
+    return count
+
+
+def _port(text: str) -> int:
+    value = _integer(text, "a TCP port")
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a TCP port: give an integer from 1 to 65535")
+    return value
+
+
+def _integer(text: str, what: str) -> int:
+    if len(text) > 40 or not text.strip().lstrip("+-").isdigit():
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not {what} (an integer)")
+    return int(text)
+
+
 # ---------------------------------------------------------------- lifecycle
+
+
+def _check_data_dir(args: argparse.Namespace) -> None:
+    """--data names a directory (or nothing yet): a file there, or a parent that is not a
+    directory, is refused at once."""
+    path = args.data
+    if path.exists() and not path.is_dir():
+        raise ValidationFailed(f"--data {path} is a file, not a directory: give a directory (created if missing)")
+    for parent in path.resolve().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValidationFailed(f"--data {path}: {parent} is a file, not a directory")
+            return
+
+
+def _make_data_dir(path: Path) -> None:
+    """Create the data directory, or say in one line why it cannot be used."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValidationFailed(f"--data {path} cannot be created ({e.strerror}): give a directory this user "
+                               f"can write") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValidationFailed(f"--data {path} is not writable by this user: give a directory it can write, "
+                               f"or change its permissions")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -160,6 +212,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    _make_data_dir(settings.data_dir)
     _warn_remote(args)
     report = system.run(args.app, settings, port=args.port, host=args.allow_remote,
                         allow_remote=bool(args.allow_remote), metrics_port=args.metrics_port,
@@ -171,6 +224,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_start(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _warn_remote(args)
+    _make_data_dir(settings.data_dir)
     system.check_can_start(settings, args.port)
     if args.metrics_port is not None:
         _check_port_free("127.0.0.1", args.metrics_port)

@@ -72,7 +72,7 @@ from .messages import (
 from .settings import Settings
 from .supervisor import Supervisor
 from .viewing import DIGEST_QUERY
-from .wire import Status, check_position, check_timeout, error_from_plain
+from .wire import Status, check_position, check_timeout, check_version, error_from_plain
 
 START_TIMEOUT_S = 60.0
 RESUBSCRIBE_S = 5.0      # a subscription that heard nothing for this long asks again
@@ -293,8 +293,17 @@ class Encore:
         return _Outgoing((type_name, plain_fields(command), command_id), command_id, shard)
 
     def _send(self, items: list[_Outgoing], timeout: float) -> list[CommandResult]:
+        """One batch per shard; results in the items' order. The same command sent more than
+        once under one id (a retry racing its first try) goes once, and each copy gets its result."""
+        check_timeout(timeout)
+        firsts: dict[str, int] = {}   # command id -> the position of its first copy
+        same_as: dict[int, int] = {}  # a repeated copy's position -> its first copy's
         by_shard: dict[int, list[int]] = {}
         for position, item in enumerate(items):
+            first = firsts.setdefault(item.command_id, position)
+            if first != position and items[first].wire == item.wire:
+                same_as[position] = first
+                continue
             by_shard.setdefault(item.shard, []).append(position)
         batches: dict[str, list[int]] = {}  # batch id -> positions of its commands
         results: list[CommandResult | None] = [None] * len(items)
@@ -312,6 +321,8 @@ class Encore:
             raise AskTimeout(
                 f"no answer for {len(missing)} command(s) within {timeout}s (first id {missing[0]}); "
                 f"retry with the same command ids: they apply at most once", missing[0])
+        for position, first in same_as.items():
+            results[position] = results[first]
         return results  # type: ignore[return-value]
 
     def _collect(self, system: ActorSystem, batches: dict, results: list, deadline: float) -> None:
@@ -482,6 +493,8 @@ class Encore:
         by its shard from the store with the aggregate's own code; the live instance is untouched."""
         if not isinstance(stream, str):
             raise ValidationFailed(f"stream must be TYPE:ID text, not {type(stream).__name__}")
+        if version is not None:
+            check_version(version)
         shard = zlib.crc32(stream.encode()) % len(self._topology.shards)
         request = StateRequest(uuid.uuid4().hex, stream, version)
         reply = self._ask_for(self._shard_address(shard, request.request_id), request, StateAnswer,
@@ -546,6 +559,8 @@ class Encore:
         return reply.message
 
     def _ask_for(self, to: Any, message: Any, kind: type, matches: Any, timeout: float) -> Any:
+        if kind is not QueryAnswer:   # (a query's was checked before its grace was added)
+            check_timeout(timeout)
         deadline = time.monotonic() + timeout
         with self._endpoint() as system:
             system.tell(to, message)

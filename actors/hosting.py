@@ -26,7 +26,7 @@ from .domain import Aggregate, Command, DomainError
 from .errors import EncoreError, InvalidRecord, StorageError, ValidationFailed
 from .measures import MS_BUCKETS, SIZE_BUCKETS, Histogram
 from .settings import Settings
-from .wire import accepted, failed, invalid, rejected
+from .wire import accepted, check_version, failed, invalid, rejected
 
 log = logging.getLogger("encore.shard")
 
@@ -276,8 +276,8 @@ class AggregateHost:
         if aggregate_type is None:
             raise ValidationFailed(f"stream {stream!r}: give TYPE:ID with TYPE one of "
                                    f"{', '.join(sorted(self.app.aggregates))}")
-        if version is not None and (type(version) is not int or version < 0):
-            raise ValidationFailed(f"version={version!r}: give an integer >= 0 (or none for the latest)")
+        if version is not None:
+            check_version(version)
         events = self.store.read_stream(stream, after_version=0, limit=version)
         if version is not None and len(events) < version:
             raise ValidationFailed(f"stream {stream} has {len(events)} events: there is no version {version}")

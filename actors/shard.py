@@ -16,7 +16,7 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 from storage import EventStore, open_store
 
 from .app import resolve_app
-from .errors import EncoreError, Unavailable, ValidationFailed
+from .errors import EncoreError, StorageError, Unavailable, ValidationFailed
 from .hosting import AggregateHost
 from .messages import (
     BatchResults,
@@ -85,6 +85,10 @@ class Shard(ActorTypeDispatcher):
                 answer = StateAnswer(msg.request_id, True, self.host.state_at(msg.stream, msg.version))
             except EncoreError as e:
                 answer = StateAnswer(msg.request_id, False, error_to_plain(e))
+            except Exception as e:   # a value no check foresaw: answered, logged, and the shard goes on
+                log.exception("shard %d: the state of %r at %r failed", self.index, msg.stream, msg.version)
+                answer = StateAnswer(msg.request_id, False, error_to_plain(StorageError(
+                    f"reading the state of {str(msg.stream)[:200]} failed: {type(e).__name__}: {e}")))
         self.send(sender, answer)
 
     def receiveMsg_FollowShard(self, msg: FollowShard, sender) -> None:

@@ -96,6 +96,14 @@ def check_position(after: Any) -> int:
     return after
 
 
+def check_version(version: Any) -> int:
+    """A stream version as it arrives: an integer from 0 to MAX_POSITION, or ValidationFailed."""
+    if type(version) is not int or not 0 <= version <= MAX_POSITION:
+        raise ValidationFailed(
+            f"version={version!r} is not a stream version: give an integer from 0 to {MAX_POSITION}")
+    return version
+
+
 def check_timeout(seconds: Any) -> float:
     """A timeout as it arrives: a number of seconds in (0, MAX_TIMEOUT_S], or ValidationFailed."""
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= MAX_TIMEOUT_S:

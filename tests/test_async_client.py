@@ -124,3 +124,29 @@ def test_the_operations_are_awaitable_too(tmp_path):
     state, paused, followers, parked = run(scenario())
     assert state["state"]["balance"] == 0 and "paused at offset" in paused and parked == []
     assert next(f for f in followers if f["name"] == "balances-0")["state"] == "paused"
+
+
+def test_identical_retries_sent_together_all_get_the_first_result(tmp_path):
+    async def scenario():
+        async with AsyncEncore.embedded(app, tmp_path / "data") as encore:
+            await encore.ask(OpenAccount(account_id="twice", owner="o"))
+            same = [encore.submit(Deposit(account_id="twice", amount=5), command_id="retry-1") for _ in range(30)]
+            results = await asyncio.gather(*same)
+            many = await encore.ask_many([Deposit(account_id="twice", amount=7)] * 3, command_ids=["retry-2"] * 3)
+            balance = await encore.query(GetBalance(account_id="twice"), after=many[0].position)
+            return results, many, balance
+
+    results, many, balance = run(scenario())
+    assert {r.status for r in results} == {"accepted"} and len({r.position for r in results}) == 1
+    assert [r.status for r in many] == ["accepted"] * 3 and len({r.position for r in many}) == 1
+    assert balance["balance"] == 12   # each applied once
+
+
+def test_one_id_for_two_different_commands_in_one_batch_is_still_refused(tmp_path):
+    from actors.client import Encore
+
+    with Encore.embedded(app, tmp_path / "data") as encore:
+        encore.ask(OpenAccount(account_id="clash", owner="o"))
+        results = encore.ask_many([Deposit(account_id="clash", amount=1), Deposit(account_id="clash", amount=2)],
+                                  command_ids=["same", "same"])
+    assert [r.status for r in results] == ["accepted", "invalid"]

@@ -238,3 +238,93 @@ def test_a_raw_query_request_with_a_bad_after_or_timeout_is_answered_with_an_err
     assert isinstance(answer, QueryAnswer) and not answer.ok and answer.error["status"] == "invalid", answer
     assert "is not" in answer.error["message"]
     assert embedded.query_raw("GetBalance", {"account_id": "steady"})["balance"] >= 0  # still answering
+
+
+# ---------------------------------------------------------------- numbers, positions and paths, everywhere
+
+not_a_number = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).filter(lambda f: not 0 < f <= 3600),
+    st.integers(max_value=0), st.integers(min_value=3601), st.text(max_size=5), st.none(), st.booleans(),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(version=not_a_position.filter(lambda v: v is not None), offset=not_a_position.filter(lambda v: v is not None),
+       timeout=not_a_number)
+def test_every_client_argument_that_is_a_number_refuses_what_is_not_one_at_once(embedded, version, offset, timeout):
+    calls = [
+        lambda: embedded.aggregate_state("account:steady", version),
+        lambda: embedded.aggregate_state("account:steady", 1, timeout=timeout),
+        lambda: embedded.skip("balances-0", offset),
+        lambda: embedded.retry_parked("nobody", offset),
+        lambda: embedded.ask(Deposit(account_id="steady", amount=1), timeout=timeout),
+        lambda: embedded.ask_many([Deposit(account_id="steady", amount=1)], timeout=timeout),
+        lambda: embedded.status(timeout=timeout),
+        lambda: embedded.query_raw("GetBalance", {"account_id": "steady"}, timeout=timeout),
+        lambda: next(iter(embedded.subscribe(after=offset))),
+    ]
+    for call in calls:
+        with pytest.raises(ValidationFailed):
+            call()
+    assert embedded.aggregate_state("account:steady")["version"] >= 1   # the shard still answers
+
+
+def test_a_raw_state_request_past_every_version_is_answered_not_dropped(embedded):
+    from actors.messages import StateAnswer, StateRequest
+
+    shard = embedded.topology.shards[0]
+    with embedded._endpoint() as system:   # the raw wire, skipping the client's own checks
+        answers = [system.ask(shard, StateRequest(uuid.uuid4().hex, "account:steady", version), 10)
+                   for version in (2**63, 2**70, -1, 1.5, "3")]
+    assert all(isinstance(a, StateAnswer) and not a.ok for a in answers), answers
+    assert all("version" in a.state["message"] for a in answers)
+
+
+cli_value = st.one_of(st.integers(min_value=-2**70, max_value=2**70).map(str), st.floats().map(str),
+                      st.text(max_size=8), st.sampled_from(["1e23", "-0", "+5", " 7", "0x10", "9" * 30]))
+NUMERIC_OPTIONS = [
+    ("events", "--after"), ("events", "--limit"), ("state", "account:a", "--version"), ("start", "--port"),
+    ("start", "--shards"), ("start", "--metrics-port"), ("http", "--port"), ("top", "--frames"),
+    ("top", "--interval"), ("send", "Deposit", "--timeout"), ("query", "GetBalance", "--after"),
+    ("skip", "balances-0"), ("retry", "welcome", "--offset"),
+]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(option=st.sampled_from(NUMERIC_OPTIONS), value=cli_value)
+def test_every_cli_number_is_refused_clearly_or_taken(tmp_path_factory, capsys, option, value):
+    """Each numeric option of bin/encore, with generated values: a clear error naming the option
+    and exit 2, or a value taken (and then, with no system on --data, a clear 'no system')."""
+    from actors.cli import main
+
+    data = tmp_path_factory.getbasetemp() / "no-system-here"
+    if option[0] in ("start", "http"):   # a file as --data: refused after the options, so nothing starts
+        data = tmp_path_factory.getbasetemp() / "a-file"
+        data.write_text("not a directory")
+    try:
+        code = main([*option, value, "--data", str(data)])
+    except SystemExit as exited:
+        code = exited.code
+    err = capsys.readouterr().err
+    assert code in (1, 2), (option, value, code, err)
+    assert "Traceback" not in err and "bug in Encore" not in err and "unexpected" not in err, (option, value, err)
+
+
+@pytest.mark.parametrize("make", ["file", "file/child"])
+def test_a_data_directory_that_is_a_file_is_refused_by_every_command(tmp_path, capsys, make):
+    from actors.cli import main
+
+    (tmp_path / "file").write_text("not a directory")
+    for args in (["start"], ["status"], ["events"], ["send", "Deposit", "account_id=a", "amount=1"], ["parked"]):
+        assert main([*args, "--data", str(tmp_path / make)]) == 2
+        err = capsys.readouterr().err
+        assert "is a file, not a directory" in err and err.count("\n") == 1, err
+    assert (tmp_path / "file").read_text() == "not a directory"   # nothing written
+
+
+def test_a_data_directory_that_cannot_be_created_is_refused_in_one_line(capsys):
+    from actors.cli import main
+
+    assert main(["start", "--data", "/proc/encore-cannot-be-here"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be created" in err and "unexpected" not in err, err

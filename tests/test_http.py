@@ -65,6 +65,24 @@ def test_the_idempotency_key_is_the_command_id(door):
     assert balance.status_code == 200 and balance.json()["balance"] == 5
 
 
+def test_identical_concurrent_retries_all_get_the_first_result(door):
+    from concurrent.futures import ThreadPoolExecutor
+
+    http, base, _ = door
+    http.post("/commands/OpenAccount", json={"account_id": "h30", "owner": "ann"})
+
+    def post(_):
+        with httpx.Client(base_url=base, timeout=20) as own:
+            return own.post("/commands/Deposit", json={"account_id": "h30", "amount": 5},
+                            headers={"Idempotency-Key": "k-30"})
+    with ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(post, range(30)))
+    assert {a.status_code for a in answers} == {200}, [a.text for a in answers if a.status_code != 200]
+    assert len({a.json()["position"] for a in answers}) == 1
+    balance = http.get("/queries/GetBalance", params={"account_id": "h30", "after": answers[0].json()["position"]})
+    assert balance.json()["balance"] == 5
+
+
 @pytest.mark.parametrize(("path", "body", "code", "says"), [
     ("/commands/Deposit", b"{not json", 400, "not valid JSON"),
     ("/commands/Deposit", b"[1, 2]", 422, "JSON object"),
