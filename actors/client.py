@@ -15,7 +15,6 @@ system runs in the calling thread, one caller at a time.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import itertools
 import os
@@ -69,6 +68,7 @@ from .messages import (
     Topology,
     Unsubscribe,
 )
+from .page_reader import PageReader, ReaderBroken
 from .settings import Settings
 from .supervisor import Supervisor
 from .viewing import DIGEST_QUERY
@@ -157,7 +157,8 @@ class Encore:
         self._owner = threading.get_ident()
         self._contexts: list = []
         self._replica = itertools.count()
-        self._pages: dict[str, deque] = {}   # subscription id -> messages for it that others received
+        self._pages: dict[str, deque] = {}   # in-process subscription id -> its pages that others received
+        self._subscriptions: dict[str, Any] = {}   # subscription id -> its page source, while open
         self.data_dir: Path | None = None    # the system's data directory
 
     # ---------------------------------------------------------------- opening and closing
@@ -196,9 +197,9 @@ class Encore:
     def close(self) -> None:
         if self.state is ClientState.CLOSED:
             return
-        for subscription_id in list(self._pages):   # subscriptions left open end with their client
-            with contextlib.suppress(EncoreError, OSError):
-                self._tell_feed(self._system, Unsubscribe(subscription_id), quietly=True)
+        for subscription_id, pages in list(self._subscriptions.items()):   # they end with their client
+            self._tell_feed(Unsubscribe(subscription_id), quietly=True)
+            pages.close()
         self.state = ClientState.CLOSED
         if self.is_embedded:
             with self._lock:
@@ -391,50 +392,47 @@ class Encore:
         committed. Filtered by the system (event types, streams, categories: the part of a
         stream before ':'); at most `window` pages unread. Resume from any offset: the events
         after it come exactly once. `stop`, a callable, ends the iteration when it returns True
-        (checked at least every second)."""
-        subscription = SubscribeRequest(uuid.uuid4().hex, check_position(after), _names(types), _names(streams),
-                                        _names(categories), window)
-        self._pages[subscription.subscription_id] = deque()
-        try:
-            with self._subscriber_endpoint() as system:
-                yield from self._follow(system, subscription, stop or (lambda: False))
-        finally:
-            del self._pages[subscription.subscription_id]
-
-    @contextmanager
-    def _subscriber_endpoint(self) -> Iterator[ActorSystem]:
-        """Its own endpoint when launched (a subscription listens between the caller's reads);
-        in-process, the one system, taken per call."""
-        if self.is_embedded:
-            yield self._system
-            return
+        (checked at least every second). A caller that stops iterating slows nothing else: its
+        pages wait in this process and the feed sends no more until it reads again."""
+        request = SubscribeRequest(uuid.uuid4().hex, check_position(after), _names(types), _names(streams),
+                                   _names(categories), window)
         if self.state is ClientState.CLOSED:
             raise SystemError_("this Encore client is closed; open a new one with Encore.embedded or Encore.attach")
-        with self._system.private() as system:
-            yield system
+        if self._topology.feed is None:
+            raise Unavailable("the system serves no subscriptions (no feed actor); restart it with this Encore")
+        pages = _InProcessPages(self, request.subscription_id) if self.is_embedded else \
+            PageReader(self._system.private, lambda: self._topology.feed, request.subscription_id)
+        self._subscriptions[request.subscription_id] = pages
+        try:
+            yield from self._follow(pages, request, stop or (lambda: False))
+        finally:
+            self._subscriptions.pop(request.subscription_id, None)
+            pages.close()
 
-    def _follow(self, system: ActorSystem, request: SubscribeRequest, stop: Any) -> Iterator[StoredEvent]:
+    def _follow(self, pages: Any, request: SubscribeRequest, stop: Any) -> Iterator[StoredEvent]:
         """Pages in chain order (Thespian may deliver them out of order): a page waits in `held`
         until the one before it came; a range already taken is dropped."""
-        upto, inbox = request.after, self._pages[request.subscription_id]
+        upto = request.after
         held: dict[int, EventPage] = {}
-        self._tell_feed(system, request)
+        pages.start(request)
         heard = time.monotonic()
         try:
             while not stop():
-                message = inbox.popleft() if inbox else self._listen_for_page(system)
+                message = pages.next(0.2 if self.is_embedded else 1.0)
+                if isinstance(message, ReaderBroken):
+                    raise Unavailable(f"the subscription's endpoint failed: {message.error}") from message.error
                 if isinstance(message, SubscribeRefused):
                     raise error_from_plain(message.error)
-                if not isinstance(message, EventPage) or message.subscription_id != request.subscription_id:
-                    if time.monotonic() - heard > RESUBSCRIBE_S:  # the feed restarted, or a page was lost
+                if not isinstance(message, EventPage):
+                    if time.monotonic() - heard > RESUBSCRIBE_S:  # the feed restarted, dropped it, or lost a page
                         self.refresh_topology()
                         held.clear()
-                        self._tell_feed(system, _resumed(request, upto))
+                        pages.subscribe(_resumed(request, upto))
                         heard = time.monotonic()
                     continue
                 heard = time.monotonic()
                 if message.upto <= upto:   # a range taken already (sent again after a resubscribe)
-                    self._tell_feed(system, PageSeen(request.subscription_id))
+                    self._tell_feed(PageSeen(request.subscription_id))
                     continue
                 held[message.after] = message
                 while upto in held:
@@ -443,29 +441,22 @@ class Encore:
                         if record[0] > upto:
                             yield StoredEvent(*record)
                     upto = page.upto
-                    self._tell_feed(system, PageSeen(request.subscription_id))
+                    self._tell_feed(PageSeen(request.subscription_id))
         finally:
-            self._tell_feed(system, Unsubscribe(request.subscription_id), quietly=True)
+            self._tell_feed(Unsubscribe(request.subscription_id), quietly=True)
 
-    def _listen_for_page(self, system: ActorSystem) -> Any:
-        if self.is_embedded:
-            with self._lock:
-                return self._listen(system, 0.2)
-        return self._listen(system, 1.0)
-
-    def _tell_feed(self, system: ActorSystem, message: Any, *, quietly: bool = False) -> None:
+    def _tell_feed(self, message: Any, *, quietly: bool = False) -> None:
+        """Tell the feed, from this thread's endpoint. `quietly`: the end of a subscription, which
+        nothing must stop (a closed client, a feed that is gone)."""
         feed = self._topology.feed
-        if feed is None:
-            if quietly:
-                return
-            raise Unavailable("the system serves no subscriptions (no feed actor); restart it with this Encore")
-        if quietly and self.state is ClientState.CLOSED:
-            return   # the subscription ends after its client: nothing to tell
-        if self.is_embedded:
-            with self._lock:
+        if feed is None or (quietly and self.state is ClientState.CLOSED):
+            return
+        try:
+            with self._endpoint() as system:
                 system.tell(feed, message)
-        else:
-            system.tell(feed, message)
+        except (EncoreError, OSError):
+            if not quietly:
+                raise
 
     # ---------------------------------------------------------------- operations
 
@@ -594,6 +585,31 @@ class Encore:
     @property
     def topology(self) -> Topology:
         return self._topology
+
+
+class _InProcessPages:
+    """An in-process subscription's pages: they arrive on the one endpoint, where any call may
+    receive them (`Encore._listen` keeps them here for it)."""
+
+    def __init__(self, client: Encore, subscription_id: str) -> None:
+        self.client, self.subscription_id = client, subscription_id
+        client._pages[subscription_id] = deque()
+
+    def start(self, request: SubscribeRequest) -> None:
+        self.subscribe(request)
+
+    def subscribe(self, request: SubscribeRequest) -> None:
+        self.client._tell_feed(request)
+
+    def next(self, timeout: float) -> Any:
+        inbox = self.client._pages.get(self.subscription_id)
+        if inbox:
+            return inbox.popleft()
+        with self.client._lock:
+            return self.client._listen(self.client._system, timeout)
+
+    def close(self) -> None:
+        self.client._pages.pop(self.subscription_id, None)
 
 
 def new_command_id() -> str:

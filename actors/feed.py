@@ -8,6 +8,14 @@ serves a subscription it is pushed the head by the shards like any follower, so 
 right after each commit; with none, the shards do not notice it at all.
 A client that hears nothing for a while sends its request again from the last event it got; a
 subscription that has not been heard from for IDLE_S is dropped.
+
+No subscriber, however many stall, holds up another, because Thespian's transport is never given
+more than it can carry: at most one page of a subscription is in the transport at a time, at most
+MAX_TRANSMITTING pages of all of them (Thespian queues past 20 pending sends, each waiting up to
+its transmit timeout), of which at most MAX_UNPROVEN to subscriptions that have not yet taken a
+page. A page the transport could not hand over within PAGE_TRANSMIT_S ends its subscription (a
+live client asks again); a subscription whose pages have waited unseen for STALL_S gets no more
+until it asks again (a page seen, or its request sent again).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from .messages import (
 )
 from .procinfo import memory_mb
 from .settings import Settings
+from .transmit import send_tracked
 from .wire import check_position, error_to_plain
 
 log = logging.getLogger("encore.feed")
@@ -48,6 +57,10 @@ SCAN_PER_TURN = 20_000     # events read for one subscription before others get 
 MAX_WINDOW = 64
 MAX_FILTER_ITEMS = 1_000
 IDLE_S = 60.0
+MAX_TRANSMITTING = 12      # pages in Thespian's transport at once, every subscription together
+MAX_UNPROVEN = 4           # of those, to subscriptions that have taken no page yet
+PAGE_TRANSMIT_S = 3.0      # a page not handed over in this long is given up, and its subscription ended
+STALL_S = 10.0             # pages unseen this long: no more until the subscriber asks again
 
 
 @dataclass
@@ -59,7 +72,10 @@ class Subscription:
     types: frozenset[str] | None = None
     streams: frozenset[str] | None = None
     categories: frozenset[str] | None = None
-    in_flight: int = 0
+    in_flight: int = 0           # pages sent and not yet seen by the client
+    transmitting: bool = False   # a page is in Thespian's transport, not yet handed over
+    proven: bool = False         # a page was handed over since it (re)subscribed
+    stalled: bool = False
     heard: float = field(default_factory=time.monotonic)
     sent_upto: int = -1          # where the last page sent ended (its successor's `after`)
 
@@ -101,6 +117,10 @@ class Feed(FollowerActor):
         self.store: EventStore | None = None
         self.subscriptions: dict[str, Subscription] = {}
         self.pages_sent = 0
+        self.transmitting = 0     # pages in the transport, every subscription together
+        self.pages_given_up = 0
+        self.stalls = 0
+        self.pumping = False
 
     def receiveMsg_Configure(self, msg: Configure, sender) -> None:
         try:
@@ -120,8 +140,11 @@ class Feed(FollowerActor):
         except ValidationFailed as e:
             self.send(sender, SubscribeRefused(str(msg.subscription_id)[:200], error_to_plain(e)))
             return
-        if subscription.subscription_id not in self.subscriptions:
+        known = self.subscriptions.get(subscription.subscription_id)
+        if known is None:
             log.info("subscription %s from offset %d", subscription.subscription_id, subscription.position)
+        elif known.transmitting:   # its page in the transport is still counted until handed over or given up
+            subscription.transmitting = True
         if not self.subscriptions:
             self.follow_shards(True)
         self.subscriptions[subscription.subscription_id] = subscription
@@ -132,6 +155,7 @@ class Feed(FollowerActor):
         if subscription is not None:  # unknown: dropped or before a restart; the client asks again
             subscription.in_flight = max(0, subscription.in_flight - 1)
             subscription.heard = time.monotonic()
+            subscription.stalled = False
             self._pump(subscription)
 
     def receiveMsg_Unsubscribe(self, msg: Unsubscribe, sender) -> None:
@@ -161,28 +185,79 @@ class Feed(FollowerActor):
 
     def _pump(self, subscription: Subscription) -> bool:
         """Send what the subscription may have now; True if it was cut short (more is waiting)."""
-        if self.store is None:
+        if self.store is None or not self._may_send(subscription):
             return False
-        scanned = 0
-        while subscription.in_flight < subscription.window and scanned < SCAN_PER_TURN:
-            page = self.store.read_log(after=subscription.position, limit=PAGE_EVENTS)
-            if not page:
-                return False
-            scanned += len(page)
-            subscription.position = page[-1].offset
-            events = [tuple(e) for e in page if subscription.matches(e)]
-            if events:
-                self.send(subscription.reply_to, EventPage(subscription.subscription_id, subscription.sent_upto,
-                                                           events, subscription.position))
-                subscription.sent_upto = subscription.position
-                subscription.in_flight += 1
-                self.pages_sent += 1
-        return scanned >= SCAN_PER_TURN
+        self.pumping = True
+        try:
+            scanned = 0
+            while subscription.in_flight < subscription.window and scanned < SCAN_PER_TURN:
+                page = self.store.read_log(after=subscription.position, limit=PAGE_EVENTS)
+                if not page:
+                    return False
+                scanned += len(page)
+                subscription.position = page[-1].offset
+                events = [tuple(e) for e in page if subscription.matches(e)]
+                if events:
+                    self._send_page(subscription, EventPage(subscription.subscription_id, subscription.sent_upto,
+                                                            events, subscription.position))
+                    if subscription.transmitting:
+                        return False   # the next page once this one is handed over
+            return scanned >= SCAN_PER_TURN
+        finally:
+            self.pumping = False
+
+    def _may_send(self, subscription: Subscription) -> bool:
+        """Whether a page may go to the subscription now (see the module's doc)."""
+        if subscription.stalled or subscription.transmitting or subscription.in_flight >= subscription.window:
+            return False
+        if subscription.in_flight and time.monotonic() - subscription.heard > STALL_S:
+            log.info("subscription %s stalled: its pages were not seen for %.0fs; none until it asks again",
+                     subscription.subscription_id, STALL_S)
+            subscription.stalled = True
+            self.stalls += 1
+            return False
+        if self.transmitting >= MAX_TRANSMITTING:
+            return False
+        unproven = sum(1 for s in self.subscriptions.values() if s.transmitting and not s.proven)
+        return subscription.proven or unproven < MAX_UNPROVEN
+
+    def _send_page(self, subscription: Subscription, page: EventPage) -> None:
+        subscription.sent_upto = subscription.position
+        subscription.in_flight += 1
+        self.pages_sent += 1
+        subscription.transmitting = True   # before the send: a transport may finish it within
+        self.transmitting += 1
+        if not send_tracked(self, subscription.reply_to, page, PAGE_TRANSMIT_S,
+                            lambda delivered: self._handed_over(subscription, delivered)):
+            subscription.transmitting = False   # in-process: handed over already
+            self.transmitting -= 1
+
+    def _handed_over(self, subscription: Subscription, delivered: bool) -> None:
+        """The transport is done with a page of `subscription`: handed over, or given up."""
+        subscription.transmitting = False
+        self.transmitting -= 1
+        current = self.subscriptions.get(subscription.subscription_id)
+        if current is not None and current is not subscription:   # asked again meanwhile: that one's page
+            current.transmitting = False
+        if delivered:
+            subscription.proven = True
+        else:
+            self.pages_given_up += 1
+            if current is not None:
+                log.info("subscription %s ended: its page was not handed over within %.0fs",
+                         subscription.subscription_id, PAGE_TRANSMIT_S)
+                del self.subscriptions[subscription.subscription_id]
+                self._stop_following_if_idle()
+        if not self.pumping:   # (a transport may finish a send within it)
+            self.advance()
 
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
         self.send(sender, StatusReport(msg.request_id, {
             "role": "feed", "index": 0, "pid": os.getpid(), "subscriptions": len(self.subscriptions),
-            "pages_sent": self.pages_sent, "notices": self.notices, **memory_mb(),
+            "pages_sent": self.pages_sent, "pages_transmitting": self.transmitting,
+            "pages_given_up": self.pages_given_up, "stalls": self.stalls,
+            "stalled": sum(1 for s in self.subscriptions.values() if s.stalled), "notices": self.notices,
+            **memory_mb(),
         }))
 
     def receiveMsg_Flush(self, msg: Flush, sender) -> None:

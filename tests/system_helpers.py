@@ -136,3 +136,30 @@ def kill_and_wait(pids, timeout: float = 10.0) -> None:
     finally:
         for fd in fds:
             os.close(fd)
+
+
+class Lines:
+    """A child's output lines, read by a thread: `next(seconds)` waits at most that long."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        import queue
+        import threading
+
+        self.process, self.lines = process, queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def next(self, seconds: float = 30.0) -> str:
+        import queue
+
+        try:
+            line = self.lines.get(timeout=seconds)
+        except queue.Empty:
+            raise AssertionError(f"no line from the child within {seconds}s") from None
+        if line is None:
+            raise AssertionError(f"the child ended: {self.process.stderr.read()[-2000:]}")
+        return line

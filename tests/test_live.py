@@ -12,7 +12,7 @@ from actors.client import Encore
 from examples.bank import Deposit, GetBalance, OpenAccount
 from storage import open_store
 
-from .system_helpers import RunningSystem, child, free_port, kill_and_wait
+from .system_helpers import Lines, RunningSystem, child, free_port, kill_and_wait
 
 pytestmark = pytest.mark.slow
 PUSHED_WITHIN_S = 5.0   # far below the 60 s poll
@@ -151,3 +151,42 @@ def test_events_follow_prints_events_as_they_commit(running, client):
 
 def _feed(client):
     return next(a for a in client.status()["actors"] if a["role"] == "feed")
+
+
+@pytest.mark.parametrize("frozen", [False, True], ids=["not-reading", "process-stopped"])
+def test_fifty_stalled_subscribers_delay_no_reader_and_no_command(running, client, frozen):
+    """50 subscriptions take one event each and are never read again (or their process is
+    stopped with SIGSTOP): a reader in another process still gets every new event within
+    seconds of its commit, and commands go on."""
+    import os
+    import signal
+
+    client.ask(OpenAccount(account_id="stall", owner="o"))
+    client.ask_many([Deposit(account_id="stall", amount=1) for _ in range(3000)])   # pages wait for each
+    stalled = child("tests.stalled_subscribers", str(running.data), "50", stdin=True)
+    reader = child("tests.subscriber", str(running.data), str(client.status()["head_offset"]))
+    try:
+        assert Lines(stalled).next(120).strip() == "stalled"
+        if frozen:
+            os.kill(stalled.pid, signal.SIGSTOP)
+        lines = Lines(reader)
+        assert lines.next().strip() == "ready"
+        slowest = 0.0
+        for _ in range(5):
+            started = time.monotonic()
+            results = client.ask_many([Deposit(account_id="stall", amount=1) for _ in range(200)])
+            head = max(r.position for r in results)
+            assert all(r.accepted for r in results) and time.monotonic() - started < 5
+            offset = 0
+            while offset < head:
+                offset = json.loads(lines.next(PUSHED_WITHIN_S * 4))[0]
+            slowest = max(slowest, time.monotonic() - started)
+        feed = _feed(client)
+    finally:
+        if frozen:
+            os.kill(stalled.pid, signal.SIGCONT)
+        for process in (stalled, reader):
+            process.kill()
+            process.wait(timeout=30)
+    assert slowest < PUSHED_WITHIN_S, slowest
+    assert feed["pages_transmitting"] <= 12, feed
