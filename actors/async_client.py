@@ -6,8 +6,11 @@
         async for event in encore.subscribe(after=0, types=["Deposited"]):
             ...
 
-Thespian's endpoints block, so the Thespian work runs on a few worker threads (each with its own
-endpoint) and the loop only awaits futures. Concurrent single asks are coalesced: an ask that
+Thespian's endpoints block, so the Thespian work runs on worker threads (each with its own
+endpoint) and the loop only awaits futures: commands on threads of their own, queries and
+operations on others, so neither ever queues behind the other. A query that must wait for its
+view to reach `after` waits without a thread: it is told from a mailbox (one endpoint, one
+thread, replies matched by id) and awaited in the loop. Concurrent single asks are coalesced: an ask that
 finds its shard idle is sent at once; asks that arrive while a batch of their shard is on the
 way wait for it to come back, or for `linger_s`, or for `max_batch` of them, and then go as one
 batch. Each caller gets its own result (or error) for its own command id, so a retry with the
@@ -29,9 +32,12 @@ from typing import Any
 from storage import StoredEvent
 
 from .app import App
-from .client import CommandResult, Encore, _Outgoing
-from .domain import Command, Query
-from .errors import EncoreError, ValidationFailed
+from .client import QUERY_GRACE_S, CommandResult, Encore, _Outgoing, answer_of, query_request
+from .domain import Command, Query, plain_fields
+from .endpoints import private_endpoint
+from .errors import AskTimeout, EncoreError, ValidationFailed
+from .mailbox import Mailbox
+from .messages import QueryAnswer, QueryRequest
 
 DEFAULT_LINGER_S = 0.002
 DEFAULT_MAX_BATCH = 500
@@ -59,6 +65,9 @@ class AsyncEncore:
         self.sync, self.linger_s, self.max_batch, self.owns_sync = sync, linger_s, max_batch, owns_sync
         self.app: App = sync.app
         self._threads = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="encore-async")
+        self._command_threads = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="encore-commands")
+        self._mailbox: Mailbox | None = None
+        self._checkpoints: dict[str, int] = {}   # view -> the highest checkpoint an answer of it carried
         self._shards: dict[int, _ShardQueue] = {}
         self._readers: set[tuple[threading.Thread, threading.Event]] = set()
         self.batches_sent = 0
@@ -85,9 +94,12 @@ class AsyncEncore:
         loop = asyncio.get_running_loop()
         for thread, _ in readers:
             await loop.run_in_executor(None, thread.join, 5.0)
+        if self._mailbox is not None:
+            await loop.run_in_executor(None, self._mailbox.close)
         if self.owns_sync:
-            await asyncio.get_running_loop().run_in_executor(None, self.sync.close)
+            await loop.run_in_executor(None, self.sync.close)
         self._threads.shutdown(wait=False, cancel_futures=True)
+        self._command_threads.shutdown(wait=False, cancel_futures=True)
 
     async def __aenter__(self) -> AsyncEncore:
         return self
@@ -116,10 +128,11 @@ class AsyncEncore:
 
     async def ask_many(self, commands: Sequence[Command], *, command_ids: Sequence[str] | None = None,
                        timeout: float = 30.0) -> list[CommandResult]:
-        return await self._run(self.sync.ask_many, commands, command_ids=command_ids, timeout=timeout)
+        return await self._run(self.sync.ask_many, commands, command_ids=command_ids, timeout=timeout,
+                               threads=self._command_threads)
 
     async def tell(self, command: Command, *, command_id: str | None = None) -> str:
-        return await self._run(self.sync.tell, command, command_id=command_id)
+        return await self._run(self.sync.tell, command, command_id=command_id, threads=self._command_threads)
 
     def _schedule(self, shard: int, queue: _ShardQueue) -> None:
         if not queue.in_flight or len(queue.waiting) >= self.max_batch:
@@ -137,7 +150,7 @@ class AsyncEncore:
             self.batches_sent += 1
             timeout = max(t for _, _, t in batch)
             sent = asyncio.get_running_loop().run_in_executor(
-                self._threads, self.sync._send, [item for item, _, _ in batch], timeout)
+                self._command_threads, self.sync._send, [item for item, _, _ in batch], timeout)
             sent.add_done_callback(functools.partial(self._delivered, shard, queue, batch))
 
     def _delivered(self, shard: int, queue: _ShardQueue, batch: list, done: asyncio.Future) -> None:
@@ -156,10 +169,42 @@ class AsyncEncore:
     # ---------------------------------------------------------------- queries and operations
 
     async def query(self, query: Query, *, after: int = 0, timeout: float = 5.0) -> Any:
-        return await self._run(self.sync.query, query, after=after, timeout=timeout)
+        if not isinstance(query, Query):
+            raise ValidationFailed(f"expected a Query, got {type(query).__name__}")
+        return await self.query_raw(type(query).__name__, plain_fields(query), after=after, timeout=timeout)
 
     async def query_raw(self, type_name: str, data: dict, *, after: int = 0, timeout: float = 5.0) -> Any:
-        return await self._run(self.sync.query_raw, type_name, data, after=after, timeout=timeout)
+        """As `Encore.query_raw`. A query whose view is not known to have reached `after` yet
+        waits in the loop, holding no thread."""
+        if type_name not in self.app.queries:
+            raise ValidationFailed(f"unknown query type {type_name!r}; known: {', '.join(sorted(self.app.queries))}")
+        view = self.app.view_of(type_name)
+        request = query_request(type_name, data, after, timeout, view)
+        if self.sync.is_embedded or after <= self._checkpoints.get(view, 0):
+            answer = await self._run(self.sync._view_answer, view, request)
+        else:
+            answer = await self._wait_for_view(view, request)
+        if answer.checkpoint > self._checkpoints.get(view, 0):
+            self._checkpoints[view] = answer.checkpoint
+        return answer_of(answer)
+
+    async def _wait_for_view(self, view: str, request: QueryRequest) -> QueryAnswer:
+        loop = asyncio.get_running_loop()
+        replied: asyncio.Future = loop.create_future()
+        replica = await self._run(self.sync._replica_of, view)
+        if self._mailbox is None:
+            self._mailbox = Mailbox(lambda: private_endpoint(self.sync._system), _query_id)
+
+        def on_reply(reply: Any) -> None:
+            loop.call_soon_threadsafe(_settle, replied, reply)
+        self._mailbox.request(replica, request, request.query_id, on_reply)
+        try:
+            return await asyncio.wait_for(replied, request.timeout_s + QUERY_GRACE_S)
+        except TimeoutError:
+            loop.run_in_executor(self._threads, self.sync.refresh_topology)   # a replica may have moved
+            raise AskTimeout(f"query {request.type} got no answer within {request.timeout_s}s") from None
+        finally:
+            self._mailbox.forget(request.query_id)
 
     async def ask_raw(self, type_name: str, data: dict, *, command_id: str | None = None,
                       timeout: float = 10.0) -> CommandResult:
@@ -197,8 +242,8 @@ class AsyncEncore:
     async def retry_parked(self, reactor: str, offset: int | None = None) -> str:
         return await self._run(self.sync.retry_parked, reactor, offset)
 
-    async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._threads, lambda: fn(*args, **kwargs))
+    async def _run(self, fn: Any, *args: Any, threads: ThreadPoolExecutor | None = None, **kwargs: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(threads or self._threads, lambda: fn(*args, **kwargs))
 
     # ---------------------------------------------------------------- subscriptions
 
@@ -227,6 +272,15 @@ class AsyncEncore:
         finally:
             stop.set()   # the reader ends within a second; close() waits for it
             self._readers = {(t, s) for t, s in self._readers if t.is_alive()}
+
+
+def _query_id(reply: Any) -> str | None:
+    return reply.query_id if isinstance(reply, QueryAnswer) else None
+
+
+def _settle(future: asyncio.Future, result: Any) -> None:
+    if not future.done():   # (its waiter may have given up)
+        future.set_result(result)
 
 
 @dataclass(frozen=True)

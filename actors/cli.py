@@ -134,6 +134,10 @@ def _parser() -> argparse.ArgumentParser:
     http.add_argument("--port", type=_port, default=DEFAULT_HTTP_PORT, help=f"HTTP port (default {DEFAULT_HTTP_PORT})")
     http.add_argument("--allow-remote", metavar="HOST", default=None,
                       help="listen on HOST beyond loopback: the door has no authentication of its own")
+    http.add_argument("--max-requests", type=_count(1, 100_000, "requests"), default=1024,
+                      help="requests in flight at once; beyond, 503 with Retry-After (default 1024)")
+    http.add_argument("--max-streams", type=_count(1, 10_000, "event streams"), default=100,
+                      help="GET /events streams open at once; beyond, 503 with Retry-After (default 100)")
     http.set_defaults(handler=cmd_http)
     return parser
 
@@ -312,7 +316,8 @@ def cmd_http(args: argparse.Namespace) -> int:
         print(f"WARNING: serving HTTP on {host} without authentication: anyone who can reach it can send commands.",
               file=sys.stderr)
     print(f"encore http: serving the system on {data} at http://{host}:{args.port}", flush=True)
-    uvicorn.run(attached(data), host=host, port=args.port, log_level="warning", access_log=False)
+    door = attached(data, max_requests=args.max_requests, max_streams=args.max_streams)
+    uvicorn.run(door, host=host, port=args.port, log_level="warning", access_log=False)
     return 0
 
 

@@ -21,6 +21,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 import zlib
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
@@ -35,6 +36,7 @@ from storage import StoredEvent
 
 from .app import App, load_app
 from .domain import Command, Query, plain_fields
+from .endpoints import ThreadEndpoint, private_endpoint
 from .errors import (
     AskTimeout,
     EncoreError,
@@ -69,7 +71,7 @@ from .messages import (
     Unsubscribe,
 )
 from .page_reader import PageReader, ReaderBroken
-from .settings import Settings
+from .settings import STATE_FILE, Settings
 from .supervisor import Supervisor
 from .viewing import DIGEST_QUERY
 from .wire import Status, check_position, check_timeout, check_version, error_from_plain
@@ -149,17 +151,21 @@ class ClientState(enum.Enum):
 class Encore:
     def __init__(self, system: ActorSystem, supervisor: Any, topology: Topology, app: App,
                  *, embedded: bool) -> None:
-        self._system, self._supervisor, self._topology, self.app = system, supervisor, topology, app
+        self._system, self._supervisor_address, self._topology, self.app = system, supervisor, topology, app
         self.is_embedded = embedded
         self.state = ClientState.OPEN
         self._lock = threading.RLock()        # embedded: one caller at a time
         self._local = threading.local()       # multi-process: one endpoint per thread
         self._owner = threading.get_ident()
-        self._contexts: list = []
+        self._endpoints: weakref.WeakSet[ThreadEndpoint] = weakref.WeakSet()   # threads' own, while they live
         self._replica = itertools.count()
         self._pages: dict[str, deque] = {}   # in-process subscription id -> its pages that others received
         self._subscriptions: dict[str, Any] = {}   # subscription id -> its page source, while open
         self.data_dir: Path | None = None    # the system's data directory
+        self._system_pid: int | None = None  # attached: the owner process of the system attached to
+        self._state_stamp = 0                # attached: the state file's mtime when last looked at
+        self._reattach_lock = threading.Lock()
+        self._generation = 0                 # bumped at each reattach: per-thread endpoints are renewed
 
     # ---------------------------------------------------------------- opening and closing
 
@@ -184,15 +190,55 @@ class Encore:
     @classmethod
     def attach(cls, data_dir: str | Path, *, timeout: float = 10.0) -> Encore:
         """Attach to the system launched (bin/encore start) on `data_dir`."""
-        from .system import connect  # the launcher's module; imported late to keep this light
+        from .system import connect, running_state  # the launcher's module; imported late to keep this light
 
+        state = running_state(Path(data_dir))
         system, supervisor, topology = connect(Path(data_dir), timeout=timeout)
         if not topology.app_path:
             system.shutdown()
             raise SystemError_(f"the system on {data_dir} names no app; restart it with `encore start --app ...`")
         client = cls(system, supervisor, topology, load_app(topology.app_path), embedded=False)
-        client.data_dir = Path(data_dir)
+        client.data_dir, client._system_pid = Path(data_dir), state["pid"]
         return client
+
+    @property
+    def _supervisor(self) -> Any:
+        self._follow_restart()
+        return self._supervisor_address
+
+    def _follow_restart(self) -> None:
+        """Attached: when the system's state file changed (a stat per call), look whether the
+        system was restarted (another owner process); if so, connect to the new one. A door or a
+        long-lived client so comes back by itself after a restart."""
+        if self._system_pid is None or self.data_dir is None:
+            return
+        try:
+            stamp = os.stat(self.data_dir / STATE_FILE).st_mtime_ns
+        except OSError:   # stopped: the call itself says so
+            return
+        if stamp == self._state_stamp:
+            return
+        from .system import running_state
+
+        try:
+            pid = running_state(self.data_dir)["pid"]
+        except EncoreError:   # not up yet: looked at again at the next call
+            return
+        with self._reattach_lock:
+            if pid == self._system_pid or self._reattach(pid):
+                self._state_stamp = stamp
+
+    def _reattach(self, pid: int) -> bool:
+        from .system import connect
+
+        try:
+            system, supervisor, topology = connect(self.data_dir, timeout=5.0)  # type: ignore[arg-type]
+        except EncoreError:   # still starting: looked at again at the next call
+            return False
+        self._system, self._supervisor_address, self._topology = system, supervisor, topology
+        self._owner, self._system_pid = threading.get_ident(), pid
+        self._generation += 1
+        return True
 
     def close(self) -> None:
         if self.state is ClientState.CLOSED:
@@ -208,8 +254,8 @@ class Encore:
                 finally:
                     self._system.shutdown()
         else:
-            for context in self._contexts:
-                context.__exit__(None, None, None)
+            for endpoint in list(self._endpoints):
+                endpoint.close()
 
     def __enter__(self) -> Encore:
         return self
@@ -225,16 +271,16 @@ class Encore:
             with self._lock:
                 yield self._system
             return
+        self._follow_restart()
         if threading.get_ident() == self._owner:
             yield self._system
             return
-        context = getattr(self._local, "context", None)
-        if context is None:
-            manager = self._system.private()
-            context = manager.__enter__()
-            self._local.context = context
-            self._contexts.append(manager)
-        yield context
+        endpoint = getattr(self._local, "endpoint", None)
+        if endpoint is None or getattr(self._local, "generation", 0) != self._generation:
+            endpoint = ThreadEndpoint(self._system)   # closed when this thread ends, or with the client
+            self._local.endpoint, self._local.generation = endpoint, self._generation
+            self._endpoints.add(endpoint)
+        yield endpoint.context
 
     # ---------------------------------------------------------------- commands
 
@@ -261,6 +307,7 @@ class Encore:
 
     def _shard_address(self, shard: int, command_id: str) -> Any:
         """The shard's address; Unavailable while it is down (the supervisor is restarting it)."""
+        self._follow_restart()
         address = self._topology.shards[shard]
         if address is None:
             self.refresh_topology()
@@ -360,24 +407,26 @@ class Encore:
         return self._ask_view(view, DIGEST_QUERY, {}, after, timeout)
 
     def _ask_view(self, view: str, type_name: str, data: dict, after: int, timeout: float) -> Any:
-        request = QueryRequest(uuid.uuid4().hex, type_name, data, check_position(after), check_timeout(timeout), view)
+        return answer_of(self._view_answer(view, query_request(type_name, data, after, timeout, view)))
+
+    def _view_answer(self, view: str, request: QueryRequest) -> QueryAnswer:
+        """The view's QueryAnswer to `request`, ok or not (a replica that died: its successor is asked once)."""
         replica = self._replica_of(view)
         # the view itself answers a timeout at `timeout`: wait a little longer for that answer
         answer = self._ask_for(replica, request, QueryAnswer, lambda r: r.query_id == request.query_id,
-                               timeout + QUERY_GRACE_S)
+                               request.timeout_s + QUERY_GRACE_S)
         if answer is None:
             self.refresh_topology()
             if replica not in (self._topology.views.get(view) or []):   # it died: ask its successor once
                 answer = self._ask_for(self._replica_of(view), request, QueryAnswer,
-                                       lambda r: r.query_id == request.query_id, timeout + QUERY_GRACE_S)
+                                       lambda r: r.query_id == request.query_id, request.timeout_s + QUERY_GRACE_S)
         if answer is None:
-            raise AskTimeout(f"query {type_name} got no answer within {timeout}s")
-        if not answer.ok:
-            _raise_query_error(answer.error)
-        return answer.answer
+            raise AskTimeout(f"query {request.type} got no answer within {request.timeout_s}s")
+        return answer
 
     def _replica_of(self, view: str) -> Any:
         """The next replica of `view` to ask (round robin)."""
+        self._follow_restart()
         replicas = self._topology.views.get(view) or []
         if not replicas:
             raise Unavailable(f"no replica of view {view} is running now (being restarted); retry")
@@ -401,7 +450,7 @@ class Encore:
         if self._topology.feed is None:
             raise Unavailable("the system serves no subscriptions (no feed actor); restart it with this Encore")
         pages = _InProcessPages(self, request.subscription_id) if self.is_embedded else \
-            PageReader(self._system.private, lambda: self._topology.feed, request.subscription_id)
+            PageReader(lambda: private_endpoint(self._system), lambda: self._topology.feed, request.subscription_id)
         self._subscriptions[request.subscription_id] = pages
         try:
             yield from self._follow(pages, request, stop or (lambda: False))
@@ -610,6 +659,18 @@ class _InProcessPages:
 
     def close(self) -> None:
         self.client._pages.pop(self.subscription_id, None)
+
+
+def query_request(type_name: str, data: dict, after: int, timeout: float, view: str) -> QueryRequest:
+    """A query to a view, its position and timeout checked."""
+    return QueryRequest(uuid.uuid4().hex, type_name, data, check_position(after), check_timeout(timeout), view)
+
+
+def answer_of(answer: QueryAnswer) -> Any:
+    """The answer of a view's QueryAnswer, or the error it carries, raised."""
+    if not answer.ok:
+        _raise_query_error(answer.error)
+    return answer.answer
 
 
 def new_command_id() -> str:

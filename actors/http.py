@@ -5,13 +5,17 @@
                                  200 accepted (position, version, events), 409 rejected (code,
                                  message), 422 invalid (pydantic's field errors), 503 unavailable
                                  or timed out, 500 failed (not written): retry with the same key
-    GET  /queries/{Type}?field=value&after=N&timeout=S
+    GET  /queries/{Type}?field=value&after=N&timeout=S   timeout at most MAX_QUERY_TIMEOUT_S (60 s);
+                                 a query waiting for `after` holds no worker thread
     GET  /events?after=N&types=A,B&streams=S&categories=C   Server-Sent Events from a subscription
                                  (each event's id is its offset: Last-Event-ID resumes)
     GET  /status                 the system's status
     GET  /openapi.json           generated from the app's pydantic commands and queries
 
-Every error is a JSON object {status, error, message} that says what was wrong.
+Every error is a JSON object {status, error, message} that says what was wrong. The door bounds
+what it holds: at most `max_requests` requests in flight and `max_streams` event streams open;
+beyond either it answers 503 with Retry-After. A stream's subscription, threads and endpoint are
+released when its client goes, however it goes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -34,11 +39,16 @@ from .fields import parse_fields
 from .wire import check_position, check_timeout
 
 MAX_BODY_BYTES = 1 << 20
+MAX_QUERY_TIMEOUT_S = 60.0
+DEFAULT_MAX_REQUESTS = 1024
+DEFAULT_MAX_STREAMS = 100
+RETRY_AFTER_S = 1
 MAX_KEY_CHARS = 200
 STATUS_CODES = {"accepted": 200, "rejected": 409, "invalid": 422, "unavailable": 503, "timeout": 503, "failed": 500}
 
 
-def create_app(open_client: Callable[[], Any]) -> Starlette:
+def create_app(open_client: Callable[[], Any], *, max_requests: int = DEFAULT_MAX_REQUESTS,
+               max_streams: int = DEFAULT_MAX_STREAMS) -> Any:
     """The ASGI app; `open_client()` gives the AsyncEncore to use (awaitable), opened at start-up
     and closed at shutdown."""
 
@@ -57,11 +67,61 @@ def create_app(open_client: Callable[[], Any]) -> Starlette:
         Route("/status", show_status, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.streams = Gate(max_streams)
+    return Bounded(app, Gate(max_requests))
 
 
-def attached(data_dir: Path) -> Starlette:
-    return create_app(lambda: AsyncEncore.attach(data_dir))
+def attached(data_dir: Path, **limits: int) -> Any:
+    return create_app(lambda: AsyncEncore.attach(data_dir), **limits)
+
+
+class Gate:
+    """A count of what is open, refused past its limit."""
+
+    def __init__(self, limit: int) -> None:
+        if type(limit) is not int or limit < 1:
+            raise ValidationFailed(f"limit={limit!r}: give a whole number of 1 or more")
+        self.limit, self.open = limit, 0
+
+    def enter(self) -> bool:
+        if self.open >= self.limit:
+            return False
+        self.open += 1
+        return True
+
+    def leave(self) -> None:
+        self.open -= 1
+
+
+class Bounded:
+    """ASGI middleware: at most `gate.limit` HTTP requests in flight (event streams are counted
+    by their own gate); beyond, 503 with Retry-After."""
+
+    def __init__(self, app: Starlette, gate: Gate) -> None:
+        self.app, self.gate = app, gate
+
+    @property
+    def state(self) -> Any:
+        return self.app.state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/events":
+            await self.app(scope, receive, send)
+            return
+        if not self.gate.enter():
+            await _busy("requests", self.gate.limit)(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.gate.leave()
+
+
+def _busy(what: str, limit: int) -> JSONResponse:
+    response = _error(503, "Busy", f"the door has {limit} {what} open, its limit; retry after {RETRY_AFTER_S}s")
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def _encore(request: Request) -> AsyncEncore:
@@ -139,6 +199,9 @@ async def ask_query(request: Request) -> Response:
     try:
         after = check_position(_integer(params.pop("after", "0"), "after"))
         timeout = check_timeout(_number(params.pop("timeout", "5"), "timeout"))
+        if timeout > MAX_QUERY_TIMEOUT_S:
+            raise ValidationFailed(f"timeout={timeout:g} is too long for the door: give at most "
+                                   f"{MAX_QUERY_TIMEOUT_S:.0f} seconds")
         fields = parse_fields([f"{k}={v}" for k, v in params.items()], encore.app.queries[type_name][0])
         answer = await encore.query_raw(type_name, fields, after=after, timeout=timeout)
     except EncoreError as e:
@@ -179,23 +242,40 @@ async def stream_events(request: Request) -> Response:
         return _from_exception(e)
     types, streams, categories = (params[name].split(",") if params.get(name) else None
                                   for name in ("types", "streams", "categories"))
-    encore = _encore(request)
+    encore, gate = _encore(request), request.app.state.streams
+    if not gate.enter():
+        return _busy("event streams", gate.limit)
+    release = _Once(gate.leave)   # by the stream's end, or after the response if it never began
 
     async def events() -> AsyncIterator[str]:
-        yield ": subscribed\n\n"   # headers and a first byte at once
         subscription = encore.subscribe(after, types=types, streams=streams, categories=categories)
         try:
+            yield ": subscribed\n\n"   # headers and a first byte at once
             async for event in subscription:
                 data = json.dumps({"offset": event.offset, "stream": event.stream, "version": event.version,
                                    "type": event.type, "data": event.data, "time": event.time})
                 yield f"id: {event.offset}\nevent: {event.type}\ndata: {data}\n\n"
         except EncoreError as e:
             yield f"event: error\ndata: {json.dumps({'error': type(e).__name__, 'message': str(e)})}\n\n"
-        finally:
+        finally:   # however the stream ends: its client went, an error, the door stopping
+            release()
             await subscription.aclose()
 
-    return StreamingResponse(events(), media_type="text/event-stream",
+    async def release_after() -> None:   # (async: a plain function would be run on a worker thread)
+        release()
+
+    return StreamingResponse(events(), media_type="text/event-stream", background=BackgroundTask(release_after),
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+class _Once:
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action: Callable[[], None] | None = action
+
+    def __call__(self) -> None:
+        action, self.action = self.action, None
+        if action is not None:
+            action()
 
 
 # ---------------------------------------------------------------- OpenAPI

@@ -10,6 +10,8 @@ from typing import Any
 
 from .errors import ConfigError
 
+STATE_FILE = "system.json"   # in a data directory: the running system's pid, port and app, written at each start
+
 MAX_DEFAULT_SHARDS = 8
 FOLLOWER_GROUPINGS = ("replica", "each")
 

@@ -21,9 +21,8 @@ from typing import Any
 from . import loopback, poller
 from .errors import NoSystemRunning, SystemAlreadyRunning, SystemError_
 from .messages import GetTopology, Shutdown, StartSystem, Stopped, SystemReady, Topology
-from .settings import Settings
+from .settings import STATE_FILE, Settings
 
-STATE_FILE = "system.json"
 LOCK_FILE = "system.lock"
 STOP_REPORT = "last-stop.json"   # flock'd by the running system's processes for their whole life
 SUPERVISOR_NAME = "encore-supervisor"
