@@ -21,6 +21,7 @@ from .errors import AskTimeout, EncoreError, Unavailable, ValidationFailed
 from .messages import ControlAnswer, ControlFollower, QueryAnswer, QueryRequest, slot_key
 from .pages import SharedPages
 from .settings import Settings
+from .transmit import reply
 from .viewing import ViewFollower
 from .wire import check_position, check_timeout, error_to_plain
 
@@ -116,10 +117,10 @@ class ViewReplica:
         try:
             after, timeout_s = check_position(msg.after), check_timeout(msg.timeout_s)
         except ValidationFailed as e:
-            self.host.send(sender, query_error(msg, e))
+            reply(self.host, sender, query_error(msg, e))
             return
         if self.paused and follower.checkpoint < after:
-            self.host.send(sender, query_error(msg, Unavailable(
+            reply(self.host, sender, query_error(msg, Unavailable(
                 f"view {self.view} is paused at offset {follower.checkpoint}, before {after}; resume it "
                 f"(encore resume {self.view}-{self.index}) or ask without after")))
             return
@@ -129,16 +130,16 @@ class ViewReplica:
             self.waiting.append((msg, sender, time.monotonic() + timeout_s))
             self.host.wake(self, timeout_s, _QueryDeadline(timeout_s))
             return
-        self.host.send(sender, _answer(follower, msg))
+        reply(self.host, sender, _answer(follower, msg))
 
     def _answer_waiting(self) -> None:
         follower = self.follower
         now, still = time.monotonic(), []
         for msg, reply_to, deadline in self.waiting:
             if follower.checkpoint >= msg.after or follower.failure is not None:
-                self.host.send(reply_to, _answer(follower, msg))
+                reply(self.host, reply_to, _answer(follower, msg))
             elif now >= deadline - 0.01:  # a wakeup may come a little early
-                self.host.send(reply_to, query_error(msg, AskTimeout(
+                reply(self.host, reply_to, query_error(msg, AskTimeout(
                     f"view {self.view} reached offset {follower.checkpoint}, not {msg.after}, within "
                     f"{msg.timeout_s}s; the position may not exist yet, or the view is far behind",
                 )))

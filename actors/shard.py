@@ -36,6 +36,7 @@ from .messages import (
 from .notices import NoticeBoard
 from .procinfo import memory_mb
 from .settings import Settings
+from .transmit import reply
 from .wire import error_to_plain, invalid, unavailable
 
 log = logging.getLogger("encore.shard")
@@ -72,7 +73,7 @@ class Shard(ActorTypeDispatcher):
             results = [unavailable(f"shard {self.index} is not configured yet; retry", None)] * len(msg.commands)
         else:
             results = self.host.handle_batch(msg.commands)
-        self.send(sender, BatchResults(msg.batch_id, results))
+        reply(self, sender, BatchResults(msg.batch_id, results))
         if self.board.followers:   # the head this batch reached: its accepted results' positions
             head = max((r.get("position") or 0 for r in results if r.get("status") == "accepted"), default=0)
             self._notify(self.board.committed(head))
@@ -89,7 +90,7 @@ class Shard(ActorTypeDispatcher):
                 log.exception("shard %d: the state of %r at %r failed", self.index, msg.stream, msg.version)
                 answer = StateAnswer(msg.request_id, False, error_to_plain(StorageError(
                     f"reading the state of {str(msg.stream)[:200]} failed: {type(e).__name__}: {e}")))
-        self.send(sender, answer)
+        reply(self, sender, answer)
 
     def receiveMsg_FollowShard(self, msg: FollowShard, sender) -> None:
         if isinstance(msg.key, str):

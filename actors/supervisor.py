@@ -55,6 +55,7 @@ from .messages import (
 )
 from .settings import Settings
 from .shard import Shard
+from .transmit import reply
 
 log = logging.getLogger("encore.supervisor")
 _ACTOR_OF = {"shard": Shard, "group": FollowerGroup, "feed": Feed}
@@ -357,7 +358,7 @@ class Supervisor(ActorTypeDispatcher):
         if gathering is None:
             return
         report = StatusReport(gathering.caller_request_id, self._status(gathering))
-        self.send(gathering.reply_to, report)
+        reply(self, gathering.reply_to, report)
 
     def _status(self, gathering: _Gathering) -> dict[str, Any]:
         """What is known: fresh reports from the actors that answered; for the others, their last

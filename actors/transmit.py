@@ -27,3 +27,17 @@ def send_tracked(actor: Any, address: Any, message: Any, within_s: float, done: 
     send_intent(TransmitIntent(address, message, onSuccess=lambda result, intent: done(True),
                                onError=lambda result, intent: done(False), maxPeriod=timedelta(seconds=within_s)))
     return True
+
+
+REPLY_WITHIN_S = 5.0   # a client's transport takes a reply within milliseconds; one that does not (a
+                       # stopped process, a dead host) must not hold the sender's transport for minutes
+
+
+def reply(actor: Any, address: Any, message: Any) -> None:
+    """Answer a client: given up after REPLY_WITHIN_S if it cannot be handed over. The client
+    times out and retries (commands with the same id: the stored result comes back)."""
+    send_tracked(actor, address, message, REPLY_WITHIN_S, _ignore)
+
+
+def _ignore(delivered: bool) -> None:
+    return None

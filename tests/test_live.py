@@ -190,3 +190,30 @@ def test_fifty_stalled_subscribers_delay_no_reader_and_no_command(running, clien
             process.wait(timeout=30)
     assert slowest < PUSHED_WITHIN_S, slowest
     assert feed["pages_transmitting"] <= 12, feed
+
+
+def test_clients_stopped_with_their_answers_on_the_way_delay_no_other_client(running, client):
+    """30 clients each send a batch and stop (SIGSTOP) before its answer comes: the shard's
+    answers to them cannot be handed over. Another client's commands, queries and status are
+    still answered within seconds (the transport gives those answers up, not the minutes of its
+    default timeout)."""
+    import os
+    import signal
+
+    client.ask(OpenAccount(account_id="frozen", owner="o"))
+    frozen = [child("tests.frozen_client", str(running.data), "frozen") for _ in range(30)]
+    try:
+        for process in frozen:
+            assert Lines(process).next(60).strip() == "sent"
+        started = time.monotonic()
+        results = client.ask_many([Deposit(account_id="frozen", amount=1) for _ in range(20)], timeout=60)
+        took = time.monotonic() - started
+        balance = client.query(GetBalance(account_id="frozen"), after=max(r.position for r in results), timeout=60)
+        status = client.status(timeout=60)
+    finally:
+        for process in frozen:
+            os.kill(process.pid, signal.SIGCONT)
+            process.kill()
+            process.wait(timeout=30)
+    assert all(r.accepted for r in results) and took < 10, took
+    assert balance["balance"] >= 20 and status["head_offset"] >= max(r.position for r in results)
