@@ -8,7 +8,11 @@ them back into pydantic objects, with pydantic's detail when they are malformed.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
+import traceback
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -152,17 +156,55 @@ def resolve_app(app: App | str) -> App:
     return app if isinstance(app, App) else load_app(app)
 
 
-def load_app(path: str) -> App:
-    """Import `package.module:attr` and return the App it names."""
+def load_app(path: str, app_dir: str | Path | None = None) -> App:
+    """Import `package.module:attr` and return the App it names. The module is found from
+    `app_dir` (default: the current directory) first, as uvicorn finds its apps. Any failure
+    of the import (its own exception included) is a ConfigError that says what and where."""
     module_name, _, attr = path.partition(":")
     if not module_name or not attr:
         raise ConfigError(f"app path {path!r} must look like package.module:attr")
+    importable_from(app_dir)
+    global _importing
+    _importing = path
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise ConfigError(f"app path {path!r}: cannot import {module_name!r} ({e})") from e
+        raise ConfigError(f"app path {path!r}: cannot import {module_name!r} ({e}); run from the folder that "
+                          f"holds it, or give --app-dir") from e
+    except ConfigError as e:
+        raise ConfigError(f"app path {path!r}: importing {module_name!r} failed: {e}") from e
+    except Exception as e:   # the app's own code raised while it was imported
+        raise ConfigError(f"app path {path!r}: importing {module_name!r} raised {type(e).__name__}: {e} "
+                          f"({_where(e)})") from e
+    finally:
+        _importing = None
     app = getattr(module, attr, None)
     if not isinstance(app, App):
         raise ConfigError(f"app path {path!r}: {attr!r} is not an encore App (got {type(app).__name__})")
     app.path = path
     return app
+
+
+_importing: str | None = None   # the app path being imported now, if any
+
+
+def importing_app() -> str | None:
+    """The app path whose module is being imported right now (an embedded system started then
+    is a module that starts one at import time)."""
+    return _importing
+
+
+def importable_from(app_dir: str | Path | None = None) -> None:
+    """Put `app_dir` (default: the current directory) first on the import path, once."""
+    folder = str(Path(app_dir or os.getcwd()).resolve())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+
+def _where(error: BaseException) -> str:
+    """file:line where an exception was raised (its innermost frame)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "no traceback"
+    last = frames[-1]
+    return f"at {last.filename}:{last.lineno}"

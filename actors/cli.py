@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     launch = argparse.ArgumentParser(add_help=False, parents=[data])
     launch.add_argument("--app", default=DEFAULT_APP, help=f"app import path (default {DEFAULT_APP})")
+    launch.add_argument("--app-dir", default=None, metavar="DIR",
+                        help="the folder the app is imported from (default: the current directory)")
     launch.add_argument("--shards", type=_count(1, 64, "shard processes"), default=None,
                         help="shard processes, 1 to 64 (default: half the CPUs, 1 to 8)")
     launch.add_argument("--follower-groups", choices=("replica", "each"), default=None,
@@ -100,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="only events of this type (repeatable; with --follow)")
     events.add_argument("--raw", action="store_true",
                         help="as stored (schema version and data as written), not as the current code reads them")
+    events.add_argument("--app-dir", default=None, metavar="DIR",
+                        help="the folder --app is imported from (default: the running system's, else the current one)")
     events.add_argument("--app", default=None, metavar="MODULE:ATTR",
                         help="the app whose code reads the events (default: the running system's)")
     events.add_argument("--follow", action="store_true",
@@ -217,10 +221,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _make_data_dir(settings.data_dir)
+    app_dir = str(Path(args.app_dir or os.getcwd()).resolve())
+    load_app(args.app, app_dir)   # here first: an app that cannot be imported is said in one line, at once
     _warn_remote(args)
     report = system.run(args.app, settings, port=args.port, host=args.allow_remote,
                         allow_remote=bool(args.allow_remote), metrics_port=args.metrics_port,
-                        log_format=args.log_format)
+                        log_format=args.log_format, app_dir=app_dir)
     print(f"stopped: flushed {len(report.get('flushed', []))} actors, stopped {len(report.get('stopped', []))}")
     return 0
 
@@ -235,7 +241,8 @@ def cmd_start(args: argparse.Namespace) -> int:
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "actors.cli", "run", "--data", str(settings.data_dir),
-               "--app", args.app, "--port", str(args.port)]
+               "--app", args.app, "--app-dir", str(Path(args.app_dir or os.getcwd()).resolve()),
+               "--port", str(args.port)]
     if args.shards:
         command += ["--shards", str(args.shards)]
     if args.follower_groups:
@@ -312,6 +319,8 @@ def cmd_http(args: argparse.Namespace) -> int:
     data = args.data.resolve()
     if not (data / "system.json").exists():
         raise system.NoSystemRunning(f"no system is running on {data}; start one with `encore start --data {data}`")
+    state = system.running_state(data)
+    load_app(state["app"], state.get("app_dir"))   # here first: an app that cannot be loaded is said in one line
     if args.allow_remote:
         print(f"WARNING: serving HTTP on {host} without authentication: anyone who can reach it can send commands.",
               file=sys.stderr)
@@ -522,10 +531,11 @@ def _event_reader(args: argparse.Namespace) -> Any:
     event's fields, the schema version the current one), or as stored with --raw or no app."""
     if args.raw:
         return lambda e: e
-    path = args.app or (system.read_state(args.data.resolve()) or {}).get("app")
+    state = system.read_state(args.data.resolve()) or {}
+    path = args.app or state.get("app")
     if not path:
         return lambda e: e
-    return _reader_of(load_app(path))
+    return _reader_of(load_app(path, args.app_dir or (None if args.app else state.get("app_dir"))))
 
 
 def _follow_events(args: argparse.Namespace) -> int:

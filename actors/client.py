@@ -34,11 +34,12 @@ from thespian.actors import ActorSystem
 
 from storage import StoredEvent
 
-from .app import App, load_app
+from .app import App, importing_app, load_app
 from .domain import Command, Query, plain_fields
 from .endpoints import ThreadEndpoint, private_endpoint
 from .errors import (
     AskTimeout,
+    ConfigError,
     EncoreError,
     SystemError_,
     Unavailable,
@@ -172,6 +173,10 @@ class Encore:
     @classmethod
     def embedded(cls, app: App | str, data_dir: str | Path, **settings: Any) -> Encore:
         """Start an in-process system (simpleSystemBase) on `data_dir`."""
+        if importing_app() is not None:
+            raise ConfigError(f"the module of app {importing_app()} starts an embedded system when it is imported: "
+                              f"put that code under `if __name__ == \"__main__\":` so that the app can be "
+                              f"imported (by `encore start`, a test, loadsim) without running it")
         app_obj = app if isinstance(app, App) else load_app(app)
         settings.setdefault("shards", 1)  # one thread runs every actor: more shards only add commits
         config = Settings(data_dir=Path(data_dir), **settings)
@@ -197,7 +202,7 @@ class Encore:
         if not topology.app_path:
             system.shutdown()
             raise SystemError_(f"the system on {data_dir} names no app; restart it with `encore start --app ...`")
-        client = cls(system, supervisor, topology, load_app(topology.app_path), embedded=False)
+        client = cls(system, supervisor, topology, load_app(topology.app_path, state.get("app_dir")), embedded=False)
         client.data_dir, client._system_pid = Path(data_dir), state["pid"]
         return client
 

@@ -167,7 +167,7 @@ def _clear_stale_state(data_dir: Path) -> None:
 
 def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = False,
         host: str | None = None, ready: threading.Event | None = None, metrics_port: int | None = None,
-        log_format: str = "plain") -> dict:
+        log_format: str = "plain", app_dir: str | None = None) -> dict:
     """Run the system in this process until SIGTERM or SIGINT; then stop it gracefully.
     Returns the shutdown report."""
     host = loopback.install(host, allow_remote=allow_remote)
@@ -177,13 +177,13 @@ def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = Fa
         if port_listening(port):
             raise SystemAlreadyRunning(f"port {port} is already in use on 127.0.0.1; choose another with --port")
         return _run_locked(app_path, settings, port=port, host=host, ready=ready, metrics_port=metrics_port,
-                           log_format=log_format)
+                           log_format=log_format, app_dir=app_dir)
     finally:
         os.close(lock)
 
 
-def _run_locked(app_path: str, settings: Settings, *, port: int, host: str,
-                ready: threading.Event | None, metrics_port: int | None = None, log_format: str = "plain") -> dict:
+def _run_locked(app_path: str, settings: Settings, *, port: int, host: str, ready: threading.Event | None,
+                metrics_port: int | None = None, log_format: str = "plain", app_dir: str | None = None) -> dict:
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ["THESPLOG_FILE"] = str(log_dir / "thespian.log")  # Thespian's own log, with the system's
@@ -196,7 +196,7 @@ def _run_locked(app_path: str, settings: Settings, *, port: int, host: str,
         supervisor = _start(system, app_path, settings)
         if metrics_port is not None:
             _serve_metrics(system, supervisor, metrics_port)
-        _write_state(settings, port, host, app_path, log_dir)
+        _write_state(settings, port, host, app_path, log_dir, app_dir or os.getcwd())
         if ready is not None:
             ready.set()
         while not stop.wait(0.5):
@@ -215,7 +215,8 @@ def _start(system: Any, app_path: str, settings: Settings) -> Any:
     supervisor = system.createActor(Supervisor, globalName=SUPERVISOR_NAME)
     reply = system.ask(supervisor, StartSystem(app_path, settings.to_plain()), 120)
     if not isinstance(reply, SystemReady) or reply.topology is None:
-        reason = reply.error if isinstance(reply, SystemReady) else "no answer within 120s"
+        reason = reply.error if isinstance(reply, SystemReady) else "no answer within 120s" if reply is None \
+            else f"the supervisor failed on the start request ({type(reply).__name__}); see the system's log"
         raise SystemError_(f"the Encore system on {settings.data_dir} did not start: {reason}")
     return supervisor
 
@@ -257,9 +258,10 @@ def read_stop_report(data_dir: Path, since: float) -> dict | None:
     return report if report.get("stopped_at", 0) >= since else None
 
 
-def _write_state(settings: Settings, port: int, host: str, app_path: str, log_dir: Path) -> None:
-    state = {"pid": os.getpid(), "port": port, "host": host, "app": app_path, "started": time.time(),
-             "log_dir": str(log_dir), "data_dir": str(settings.data_dir), "settings": settings.to_plain()}
+def _write_state(settings: Settings, port: int, host: str, app_path: str, log_dir: Path, app_dir: str) -> None:
+    state = {"pid": os.getpid(), "port": port, "host": host, "app": app_path, "app_dir": app_dir,
+             "started": time.time(), "log_dir": str(log_dir), "data_dir": str(settings.data_dir),
+             "settings": settings.to_plain()}
     temporary = state_path(settings.data_dir).with_suffix(".tmp")
     temporary.write_text(json.dumps(state, indent=2))
     temporary.replace(state_path(settings.data_dir))

@@ -23,7 +23,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from actors.app import load_app
+from actors.app import importable_from, load_app
 from actors.client import Encore
 from actors.errors import ConfigError, EncoreError
 from actors.settings import Settings
@@ -119,6 +119,7 @@ def workload_class(args: argparse.Namespace) -> type[Workload]:
     if args.workload is not None:
         return WORKLOADS[args.workload]
     module_name, _, attr = args.workload_path.partition(":")
+    importable_from()   # from the current directory, as apps are
     try:
         kind = getattr(importlib.import_module(module_name), attr) if module_name and attr else None
     except ImportError as e:
