@@ -19,7 +19,18 @@ from pydantic import ValidationError
 
 from storage import EventRegistry, NewEvent, StoredEvent
 
-from .domain import Aggregate, Command, Event, Projection, Query, Reactor, plain_fields, rebuilder_of, validator_of
+from .domain import (
+    Aggregate,
+    Command,
+    Event,
+    Projection,
+    Query,
+    Reactor,
+    parser_of,
+    plain_fields,
+    rebuilder_of,
+    stored_validator_of,
+)
 from .errors import ConfigError, DecodeError, EncoreError, ValidationFailed
 
 
@@ -84,7 +95,7 @@ class App:
         self._add(self.events, name, event_type)
         if name not in self.registry:
             self.registry.register(
-                name, validator_of(event_type), schema_version=event_type.encore_schema_version,
+                name, stored_validator_of(event_type), schema_version=event_type.encore_schema_version,
                 rebuild=rebuilder_of(event_type),
             )
 
@@ -141,7 +152,7 @@ def _parse(table: dict[str, tuple], kind: str, type_name: Any, data: Any) -> Any
             f"{kind} {type_name}: fields must be a mapping of name to value, not {type(data).__name__}"
         )
     try:
-        return validator_of(entry[0])(data)
+        return parser_of(entry[0])(data)
     except ValidationError as e:
         errors = [
             {"field": ".".join(map(str, err["loc"])) or "(root)", "reason": err["msg"], "type": err["type"]}
@@ -149,6 +160,8 @@ def _parse(table: dict[str, tuple], kind: str, type_name: Any, data: Any) -> Any
         ]
         detail = "; ".join(f"{err['field']}: {err['reason']}" for err in errors)
         raise ValidationFailed(f"{kind} {type_name} is invalid: {detail}", errors) from None
+    except ValueError as e:   # not JSON data at all
+        raise ValidationFailed(f"{kind} {type_name} is invalid: {e}") from None
 
 
 def resolve_app(app: App | str) -> App:

@@ -24,6 +24,7 @@ Framework attributes carry the `encore_` prefix so they never collide with domai
 from __future__ import annotations
 
 import copy
+import json
 import types
 import typing
 from collections.abc import Callable
@@ -108,6 +109,43 @@ def validator_of(model: type[BaseModel]) -> Callable[[Any], Any]:
 _validators: dict[type, Callable[[Any], Any]] = {}
 
 
+def parser_of(model: type[BaseModel]) -> Callable[[Any], Any]:
+    """How `model` is built from its JSON form (what travels: `plain_fields`, an HTTP body, the
+    CLI's fields): strictly, as pydantic validates JSON. A model of str, int, float and bool only
+    is validated as it is (its JSON form is its Python form); any other goes through JSON, so a
+    date, a Decimal, a UUID, an enum, a tuple or a nested model is taken in its JSON form ("2025-
+    01-01", "10.50", an enum's value) and a wrong type is still refused (`true` is no amount)."""
+    parse = _parsers.get(model)
+    if parse is None:
+        validate = validator_of(model)
+        if _has_only_scalar_fields(model):
+            parse = validate
+        else:
+            validate_json = model.__pydantic_validator__.validate_json
+
+            def parse(data: Any) -> Any:
+                try:
+                    text = json.dumps(data, allow_nan=False)
+                except (TypeError, ValueError) as e:
+                    raise ValueError(f"fields are not JSON data ({e})") from None
+                return validate_json(text)
+        _parsers[model] = parse
+    return parse
+
+
+_parsers: dict[type, Callable[[Any], Any]] = {}
+
+
+def stored_validator_of(model: type[BaseModel]) -> Callable[[Any], Any]:
+    """How an event is built from its stored data (its JSON form, decided and validated before):
+    pydantic's lax mode, so "10.50" is a Decimal again and "2025-01-01" a date, whatever the
+    class's own strictness."""
+    validate: Any = validator_of(model)
+    if not model.model_config.get("strict"):
+        return validate   # lax already
+    return lambda data: validate(data, strict=False)
+
+
 def rebuilder_of(event_type: type[BaseModel]) -> Callable[[dict[str, Any]], Any]:
     """The event of `event_type` from its stored data of the current schema.
 
@@ -117,7 +155,7 @@ def rebuilder_of(event_type: type[BaseModel]) -> Callable[[dict[str, Any]], Any]
     rebuilt around the stored dict without validating it again: about half the cost. Data whose
     field names differ from the class's (a field added or removed since it was written) is
     validated, as is every event of any other class."""
-    validate = validator_of(event_type)
+    validate = stored_validator_of(event_type)
     if not _stored_form_is_python_form(event_type):
         return validate
     fields = frozenset(event_type.model_fields)

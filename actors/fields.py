@@ -3,7 +3,11 @@ parameters over HTTP), typed by the model they are for."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import enum
 import json
+import uuid
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -48,11 +52,17 @@ def _json_or_text(raw: str) -> Any:
         raise ValidationFailed(f"value {raw[:40]!r}... nests too deeply to read") from None
 
 
+_TEXT_IN_JSON = (decimal.Decimal, datetime.date, datetime.datetime, datetime.time, datetime.timedelta, uuid.UUID)
+
+
 def _wants_text(annotation: Any) -> bool:
-    """Whether a field of this type takes text as written: str (constrained too), a Literal of
-    strings, or an optional of those."""
-    if annotation is str:
+    """Whether a field of this type takes text as written: str (constrained too), a type whose
+    JSON form is text (a Decimal keeps "10.50" as written, a date, a UUID, an enum of strings), a
+    Literal of strings, or an optional of those."""
+    if annotation is str or annotation in _TEXT_IN_JSON:
         return True
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return all(isinstance(member.value, str) for member in annotation)
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Literal:
         return all(isinstance(a, str) for a in args)

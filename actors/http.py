@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -206,7 +207,7 @@ async def ask_query(request: Request) -> Response:
         answer = await encore.query_raw(type_name, fields, after=after, timeout=timeout)
     except EncoreError as e:
         return _from_exception(e)
-    return JSONResponse(answer)
+    return JSONResponse(to_jsonable_python(answer))   # a Decimal, a date, a UUID as their JSON forms
 
 
 def _integer(text: str, name: str) -> int:

@@ -15,9 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
-
-from storage import EventStore, StoredEvent, ViewSnapshot
+from storage import EventStore, StoredEvent, ViewSnapshot, codec
 
 from .app import App
 from .domain import Projection
@@ -34,7 +32,7 @@ DIGEST_QUERY = "encore.view_digest"  # a built-in query every view answers: chec
 def state_digest(state: Any) -> str:
     """SHA-256 of a view's state in a canonical form (mapping keys sorted, sequences as lists):
     two folds of the same events have the same digest whatever order their dicts were filled in."""
-    return hashlib.sha256(msgpack.packb(_canonical(state), use_bin_type=True)).hexdigest()
+    return hashlib.sha256(codec.packb(_canonical(state))).hexdigest()
 
 
 def _canonical(value: Any) -> Any:

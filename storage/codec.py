@@ -7,8 +7,11 @@ with a schema version per type and upcasters for older schemas.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import functools
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -30,8 +33,42 @@ def packb(value: Any) -> bytes:
     try:
         packer = _packers.packer
     except AttributeError:
-        packer = _packers.packer = msgpack.Packer(use_bin_type=True)
+        packer = _packers.packer = msgpack.Packer(use_bin_type=True, default=_to_ext)
     return packer.pack(value)
+
+
+# Values that are not msgpack's own but that state commonly holds (money, dates, ids) are stored
+# as msgpack extension types and come back as the same Python values. (Events are stored in
+# their JSON form and need none of them.)
+_DECIMAL, _DATETIME, _DATE, _TIME, _UUID = 1, 2, 3, 4, 5
+
+
+def _to_ext(value: Any) -> msgpack.ExtType:
+    if isinstance(value, decimal.Decimal):
+        return msgpack.ExtType(_DECIMAL, str(value).encode())
+    if isinstance(value, datetime.datetime):
+        return msgpack.ExtType(_DATETIME, value.isoformat().encode())
+    if isinstance(value, datetime.date):
+        return msgpack.ExtType(_DATE, value.isoformat().encode())
+    if isinstance(value, datetime.time):
+        return msgpack.ExtType(_TIME, value.isoformat().encode())
+    if isinstance(value, uuid.UUID):
+        return msgpack.ExtType(_UUID, value.bytes)
+    raise TypeError(f"can not serialize {type(value).__name__!r} object")
+
+
+def _from_ext(code: int, data: bytes) -> Any:
+    if code == _DECIMAL:
+        return decimal.Decimal(data.decode())
+    if code == _DATETIME:
+        return datetime.datetime.fromisoformat(data.decode())
+    if code == _DATE:
+        return datetime.date.fromisoformat(data.decode())
+    if code == _TIME:
+        return datetime.time.fromisoformat(data.decode())
+    if code == _UUID:
+        return uuid.UUID(bytes=data)
+    return msgpack.ExtType(code, data)
 
 
 def _pack(value: Any, what: str | Callable[[], str]) -> bytes:
@@ -45,7 +82,7 @@ def _pack(value: Any, what: str | Callable[[], str]) -> bytes:
 def _not_plain(what: str, error: Exception) -> InvalidRecord:
     return InvalidRecord(
         f"{what} cannot be stored: {error}; use plain data (str, int, float, bool, None, "
-        f"list, dict with str keys, bytes) with integers within 64 bits"
+        f"list, dict with str keys, bytes, Decimal, date, datetime, time, UUID) with integers within 64 bits"
     )
 
 
@@ -53,7 +90,7 @@ def _unpack(raw: Raw, what: str) -> Any:
     """Decode a non-event record (snapshot, view, outcome, meta). Arrays become lists, so
     restored state is mutable; only the event hot path decodes arrays as tuples."""
     try:
-        return _unpackb(raw, use_list=True, raw=False, strict_map_key=False)
+        return _unpackb(raw, use_list=True, raw=False, strict_map_key=False, ext_hook=_from_ext)
     except Exception as e:  # msgpack raises several unrelated types for bad bytes
         raise DecodeError(f"a stored {what} does not decode ({e}); the data directory is damaged") from e
 
@@ -76,7 +113,7 @@ def pack_event_fields(
 def unpack_event(raw: bytes) -> StoredEvent:
     """Decode one log record, checking its shape."""
     try:
-        fields = _unpackb(raw, use_list=False, raw=False, strict_map_key=False)
+        fields = _unpackb(raw, use_list=False, raw=False, strict_map_key=False, ext_hook=_from_ext)
         if len(fields) != 8:
             raise ValueError(f"{len(fields)} fields instead of 8")
         return _new_tuple(StoredEvent, fields)
@@ -96,7 +133,7 @@ def unpack_records(raws: Iterable[bytes | memoryview]) -> list[tuple]:
     alone for a precise error."""
     raws = list(raws)
     try:
-        return [_unpackb(raw, use_list=False, raw=False, strict_map_key=False) for raw in raws]
+        return [_unpackb(raw, use_list=False, raw=False, strict_map_key=False, ext_hook=_from_ext) for raw in raws]
     except Exception:
         for raw in raws:
             unpack_event(bytes(raw))
