@@ -577,6 +577,10 @@ class Encore:
                 if a.get("role") in ("projection", "reactor")]
 
     def _control(self, name: str, action: str, offset: int | None, timeout: float) -> str:
+        if name in self.app.projections and action != "skip":   # a view's name: each of its replicas
+            replicas = [f["name"] for f in self.followers(timeout=timeout)
+                        if f["role"] == "projection" and f["name"].rpartition("-")[0] == name]
+            return "; ".join(self._control(replica, action, offset, timeout) for replica in replicas)
         reply = self._ask_for(self._supervisor, ControlFollower(name, action, offset), ControlAnswer,
                               lambda r: r.name == name, timeout)
         if reply is None:

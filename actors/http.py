@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import typing
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -287,35 +289,102 @@ async def openapi(request: Request) -> Response:
 
 
 def openapi_document(app: Any) -> dict[str, Any]:
-    """OpenAPI 3.1 for the app: one path per command and per query, schemas from pydantic."""
+    """OpenAPI 3.1 for the app: one path per command and per query, their bodies and parameters
+    from pydantic, the answers of each (a query's from its handler's return annotation, when it
+    has one), the events stream and the status."""
+    schemas: dict[str, Any] = dict(_RESULT_SCHEMAS)
     paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {}
     for name, (model, *_) in sorted(app.commands.items()):
         schemas[name] = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schemas[name].pop("$defs", {}))
-        paths[f"/commands/{name}"] = {"post": {
-            "summary": (model.__doc__ or name).strip().splitlines()[0], "operationId": f"command_{name}",
-            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                            "schema": {"type": "string", "maxLength": MAX_KEY_CHARS},
-                            "description": "the command id: a retry with the same key applies once"}],
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{name}"}}}},
-            "responses": {str(code): {"description": status} for status, code in STATUS_CODES.items()
-                          if status != "timeout"},
-        }}
-    for name, (model, *_) in sorted(app.queries.items()):
-        parameters = [{"name": field, "in": "query", "required": info.is_required(),
-                       "schema": model.model_json_schema()["properties"].get(field, {})}
-                      for field, info in model.model_fields.items()]
-        parameters += [{"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
-                        "description": "answer from a view that has applied this log offset"}]
-        paths[f"/queries/{name}"] = {"get": {
-            "summary": (model.__doc__ or name).strip().splitlines()[0], "operationId": f"query_{name}",
-            "parameters": parameters,
-            "responses": {"200": {"description": "the answer"}, "422": {"description": "invalid"},
-                          "503": {"description": "unavailable or timed out"}},
-        }}
-    paths["/events"] = {"get": {"summary": "the log as Server-Sent Events", "operationId": "events",
-                                "responses": {"200": {"description": "text/event-stream"}}}}
+        paths[f"/commands/{name}"] = {"post": _command_operation(name, model)}
+    for name, (model, view) in sorted(app.queries.items()):
+        paths[f"/queries/{name}"] = {"get": _query_operation(name, model, app.projections[view], schemas)}
+    paths["/events"] = {"get": {
+        "summary": "the log as Server-Sent Events", "operationId": "events",
+        "parameters": [_parameter("after", "integer", "events after this offset (Last-Event-ID resumes)"),
+                       *(_parameter(n, "string", f"comma-separated {n} to keep") for n in
+                         ("types", "streams", "categories"))],
+        "responses": {"200": {"description": "text/event-stream: id (the offset), event (the type), data (JSON)"},
+                      "503": _response("Error", "too many streams open: retry after Retry-After")}}}
+    paths["/status"] = {"get": {"summary": "the system's status: every actor, the log head", "operationId": "status",
+                                "responses": {"200": {"description": "the status", "content": {
+                                    "application/json": {"schema": {"type": "object"}}}},
+                                    "503": _response("Error", "unavailable")}}}
     return {"openapi": "3.1.0", "info": {"title": f"Encore: {app.name}", "version": "1"},
             "paths": paths, "components": {"schemas": schemas}}
+
+
+def _command_operation(name: str, model: Any) -> dict[str, Any]:
+    return {
+        "summary": (model.__doc__ or name).strip().splitlines()[0], "operationId": f"command_{name}",
+        "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                        "schema": {"type": "string", "maxLength": MAX_KEY_CHARS},
+                        "description": "the command id: a retry with the same key applies once"}],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{name}"}}}},
+        "responses": {"200": _response("Accepted", "accepted: the events it recorded and their position"),
+                      "409": _response("Rejected", "rejected by the domain: its code and message"),
+                      "422": _response("Error", "invalid: what is wrong with which field"),
+                      "400": _response("Error", "the body is not JSON"),
+                      "413": _response("Error", f"the body is over {MAX_BODY_BYTES} bytes"),
+                      "500": _response("Error", "failed, nothing written: retry with the same key"),
+                      "503": _response("Error", "unavailable, timed out or busy: retry with the same key")},
+    }
+
+
+def _query_operation(name: str, model: Any, projection: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    parameters = [{"name": field, "in": "query", "required": info.is_required(),
+                   "schema": model.model_json_schema()["properties"].get(field, {})}
+                  for field, info in model.model_fields.items()]
+    parameters += [_parameter("after", "integer", "answer from a view that has applied this log offset"),
+                   _parameter("timeout", "number", f"seconds to wait for `after` (at most {MAX_QUERY_TIMEOUT_S:.0f})")]
+    answer: dict[str, Any] = {"description": "the answer"}
+    returns = _return_type(projection, model)
+    if returns is not None:
+        schema = TypeAdapter(returns).json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        answer["content"] = {"application/json": {"schema": schema}}
+    return {"summary": (model.__doc__ or name).strip().splitlines()[0], "operationId": f"query_{name}",
+            "parameters": parameters,
+            "responses": {"200": answer, "422": _response("Error", "invalid"), "404": _response("Error", "unknown"),
+                          "503": _response("Error", "unavailable, timed out or busy")}}
+
+
+def _return_type(projection: Any, query_type: Any) -> Any:
+    """What the projection's handler of `query_type` declares it returns, if it does."""
+    handler = getattr(projection, projection.encore_answers[query_type])
+    try:
+        return typing.get_type_hints(handler).get("return")
+    except Exception:   # an annotation that does not resolve: no schema, as with none
+        return None
+
+
+def _parameter(name: str, kind: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": {"type": kind}, "description": description}
+
+
+def _response(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+_RESULT_SCHEMAS: dict[str, Any] = {
+    "Accepted": {"type": "object", "required": ["status", "command_id", "stream", "version", "position"],
+                 "properties": {"status": {"const": "accepted"}, "command_id": {"type": "string"},
+                                "stream": {"type": "string"}, "version": {"type": "integer"},
+                                "position": {"type": "integer"}, "duplicate": {"type": "boolean"},
+                                "events": {"type": "array", "items": {"type": "object", "properties": {
+                                    "type": {"type": "string"}, "data": {"type": "object"}}}}}},
+    "Rejected": {"type": "object", "required": ["status", "command_id", "code", "message"],
+                 "properties": {"status": {"const": "rejected"}, "command_id": {"type": "string"},
+                                "code": {"type": "string"}, "message": {"type": "string"},
+                                "stream": {"type": "string"}, "version": {"type": "integer"},
+                                "position": {"type": "integer"}, "duplicate": {"type": "boolean"}}},
+    "Error": {"type": "object", "required": ["status", "error", "message"],
+              "properties": {"status": {"type": "string"}, "error": {"type": "string"},
+                             "message": {"type": "string"},
+                             "errors": {"type": "array", "items": {"type": "object", "properties": {
+                                 "field": {"type": "string"}, "reason": {"type": "string"},
+                                 "type": {"type": "string"}}}}}},
+}

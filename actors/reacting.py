@@ -195,6 +195,7 @@ class ReactorRunner:
             if deadline.command_id == command_id:
                 del self.deadlines[key]
                 self.stats.deadlines_fired += 1
+                self.stats.sent += 1   # a deadline's command was sent too
 
     def next_deadline(self) -> float | None:
         return min((d.due_at for d in self.deadlines.values()), default=None)

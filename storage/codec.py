@@ -113,7 +113,7 @@ def pack_event_fields(
 def unpack_event(raw: bytes) -> StoredEvent:
     """Decode one log record, checking its shape."""
     try:
-        fields = _unpackb(raw, use_list=False, raw=False, strict_map_key=False, ext_hook=_from_ext)
+        fields = _unpackb(raw, use_list=False, raw=False, strict_map_key=False)   # events hold JSON forms only
         if len(fields) != 8:
             raise ValueError(f"{len(fields)} fields instead of 8")
         return _new_tuple(StoredEvent, fields)
@@ -133,7 +133,7 @@ def unpack_records(raws: Iterable[bytes | memoryview]) -> list[tuple]:
     alone for a precise error."""
     raws = list(raws)
     try:
-        return [_unpackb(raw, use_list=False, raw=False, strict_map_key=False, ext_hook=_from_ext) for raw in raws]
+        return [_unpackb(raw, use_list=False, raw=False, strict_map_key=False) for raw in raws]
     except Exception:
         for raw in raws:
             unpack_event(bytes(raw))

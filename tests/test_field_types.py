@@ -164,3 +164,12 @@ def test_the_cli_takes_json_forms(launched):
     assert sent.returncode == 0, sent.stderr
     event = app.decode(_stored_event(data, json.loads(sent.stdout)["position"]))
     assert event.price == decimal.Decimal("10.50") and str(event.price) == "10.50"
+
+
+def test_a_query_answer_declared_by_its_handler_is_in_the_openapi_document():
+    from actors.http import openapi_document
+
+    from .typed_app import app as typed
+
+    answer = openapi_document(typed)["paths"]["/queries/GetBooking"]["get"]["responses"]["200"]
+    assert "content" in answer   # `-> dict | None` declared: a schema for it

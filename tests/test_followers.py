@@ -48,6 +48,24 @@ def test_a_paused_view_answers_from_where_it_stopped_and_says_it_is_paused(runni
             client.pause("nobody-0")
 
 
+def test_a_view_named_without_its_replica_is_paused_resumed_and_rebuilt_in_every_replica(tmp_path):
+    data = tmp_path / "data"
+    system = RunningSystem(data, free_port(), env={"ENCORE_REPLICAS": "2"}, app="examples.bank:app")
+    try:
+        with Encore.attach(data) as client:
+            replicas = sorted(f["name"] for f in client.followers() if f["name"].startswith("balances-"))
+            said = encore("pause", "balances", data=data, check=True).stdout
+            paused = {name: _follower(client, name)["state"] for name in replicas}
+            client.resume("balances")
+            resumed = {name: _follower(client, name)["state"] for name in replicas}
+            rebuilt = client.rebuild("balances")
+    finally:
+        system.stop()
+    assert replicas == ["balances-0", "balances-1"]
+    assert said.count("paused") >= 2 and set(paused.values()) == {"paused"}, (said, paused)
+    assert "paused" not in resumed.values() and rebuilt.count("rebuild") >= 2, (resumed, rebuilt)
+
+
 def test_a_view_that_fails_on_a_poison_event_says_so_and_a_skip_lets_it_go_on(running):
     with Encore.attach(running.data) as client:
         client.ask(OpenAccount(account_id="f", owner="o"))

@@ -149,6 +149,13 @@ def test_openapi_describes_every_command_and_query(door):
     assert "/commands/Deposit" in spec["paths"] and "/queries/GetBalance" in spec["paths"]
     deposit = spec["components"]["schemas"]["Deposit"]
     assert set(deposit["required"]) >= {"account_id", "amount"}
+    responses = spec["paths"]["/commands/Deposit"]["post"]["responses"]
+    assert responses["200"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Accepted"
+    assert responses["409"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Rejected"
+    assert {"Accepted", "Rejected", "Error"} <= set(spec["components"]["schemas"])
+    query = spec["paths"]["/queries/GetBalance"]["get"]
+    assert {"account_id", "after", "timeout"} <= {p["name"] for p in query["parameters"]}
+    assert "/status" in spec["paths"] and "/events" in spec["paths"]
 
 
 def test_the_door_refuses_a_port_in_use_and_a_missing_system(door, tmp_path):

@@ -87,9 +87,11 @@ def test_deadlines_fire_once_after_their_time_and_a_cancel_stops_them(tmp_path):
     assert set(runner.deadlines) == {"late-late"}
     fired = runner.due(now=opened_at + 0.3)
     assert [f.command_id for f in fired] == [runner.deadlines["late-late"].command_id]
+    sent = runner.stats.sent
     for item, result in zip(fired, _decide(host, fired), strict=True):
         assert result["status"] == "accepted"
         runner.fired(item.command_id)
+    assert runner.stats.sent == sent + 1 and runner.stats.deadlines_fired == 1   # status counts it as sent
     again = _decide(host, fired)   # fired twice (a crash before the checkpoint): applied once
     assert again[0]["duplicate"] and runner.deadlines == {}
     assert _balances(store)["late"] == 12 and _balances(store)["off"] == 18
