@@ -78,6 +78,9 @@ class App:
         for name, reactor in self.reactors.items():
             if name in self.projections:
                 raise ConfigError(f"app {self.name!r}: a projection and a reactor are both named {name!r}")
+            if reactor.encore_start not in ("beginning", "head"):
+                raise ConfigError(f"reactor {name!r}: encore_start={reactor.encore_start!r}; give \"beginning\" "
+                                  f"(the whole log) or \"head\" (from the log's head when it first starts)")
             for event_type in (*reactor.encore_reacts, *reactor.encore_effects):
                 self._add_event(event_type)
             for command_type in (*reactor.encore_rejections, *reactor.encore_acceptances):
@@ -129,6 +132,16 @@ class App:
         return f"{aggregate.encore_type}:{command.encore_aggregate_id()}", aggregate
 
     # ---------------------------------------------------------------- events
+
+    def as_read_now(self, stored: StoredEvent) -> StoredEvent:
+        """A stored event as this app's code reads it now: lifted by its upcasters to its class's
+        current schema (the data in its JSON form, the current schema version). An event of the
+        current schema, or of a type the app does not know, is as stored."""
+        event_type = self.events.get(stored.type)
+        if event_type is None or stored.schema_version == event_type.encore_schema_version:
+            return stored
+        event = self.decode(stored)
+        return stored._replace(data=plain_fields(event), schema_version=event_type.encore_schema_version)
 
     @staticmethod
     def to_new_event(event: Event) -> NewEvent:

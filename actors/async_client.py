@@ -249,14 +249,14 @@ class AsyncEncore:
 
     async def subscribe(self, after: int = 0, *, types: Sequence[str] | None = None,
                         streams: Sequence[str] | None = None, categories: Sequence[str] | None = None,
-                        window: int = 4) -> AsyncGenerator[StoredEvent, None]:
+                        window: int = 4, raw: bool = False) -> AsyncGenerator[StoredEvent, None]:
         """`Encore.subscribe` as an async iterator. Its reading runs on a thread of its own that
         stops taking pages while SUBSCRIPTION_BUFFER events wait for this loop (flow control)."""
         loop = asyncio.get_running_loop()
         events: asyncio.Queue = asyncio.Queue(maxsize=SUBSCRIPTION_BUFFER)
         stop = threading.Event()
         iterator = self.sync.subscribe(after, types=types, streams=streams, categories=categories,
-                                       window=window, stop=stop.is_set)
+                                       window=window, stop=stop.is_set, raw=raw)
         reader = threading.Thread(target=_read_into, args=(iterator, events, loop, stop), daemon=True,
                                   name="encore-subscription")
         reader.start()

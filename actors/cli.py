@@ -20,7 +20,6 @@ from storage import open_store
 
 from . import system
 from .app import load_app
-from .domain import plain_fields
 from .errors import EncoreError, ValidationFailed
 from .fields import parse_fields
 from .settings import Settings
@@ -387,7 +386,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
-    print(f"head offset {status['head_offset']}, uptime {status['uptime_s']:.0f}s, app {status['app']}")
+    print(f"head offset {status['head_offset']}, uptime {status['uptime_s']:.0f}s, app {status['app']}, "
+          f"system {status.get('system_id') or '?'}")
     for a in status["actors"]:
         extra = ""
         if a["role"] == "shard":
@@ -535,7 +535,7 @@ def _event_reader(args: argparse.Namespace) -> Any:
     path = args.app or state.get("app")
     if not path:
         return lambda e: e
-    return _reader_of(load_app(path, args.app_dir or (None if args.app else state.get("app_dir"))))
+    return load_app(path, args.app_dir or (None if args.app else state.get("app_dir"))).as_read_now
 
 
 def _follow_events(args: argparse.Namespace) -> int:
@@ -543,22 +543,12 @@ def _follow_events(args: argparse.Namespace) -> int:
     With --stream, --after is a version of that stream; otherwise a log offset."""
     streams = [args.stream] if args.stream else None
     with _client(args) as client:
-        reader = (lambda e: e) if args.raw else _reader_of(client.app)
-        for e in client.subscribe(0 if args.stream else args.after, streams=streams, types=args.types):
+        for e in client.subscribe(0 if args.stream else args.after, streams=streams, types=args.types, raw=args.raw):
             if args.stream and e.version <= args.after:
                 continue
-            _print_event(args, reader(e))
+            _print_event(args, e)
             sys.stdout.flush()
     return 0
-
-
-def _reader_of(app: Any) -> Any:
-    def read(e: Any) -> Any:
-        if e.type not in app.events:
-            return e
-        event = app.decode(e)
-        return e._replace(data=plain_fields(event), schema_version=type(event).encore_schema_version)
-    return read
 
 
 def _print_event(args: argparse.Namespace, e) -> None:

@@ -441,13 +441,15 @@ class Encore:
 
     def subscribe(self, after: int = 0, *, types: Sequence[str] | None = None,
                   streams: Sequence[str] | None = None, categories: Sequence[str] | None = None,
-                  window: int = 4, stop: Any = None) -> Generator[StoredEvent, None, None]:
+                  window: int = 4, stop: Any = None, raw: bool = False) -> Generator[StoredEvent, None, None]:
         """The log's events after `after`, in order: first those stored, then each as it is
         committed. Filtered by the system (event types, streams, categories: the part of a
         stream before ':'); at most `window` pages unread. Resume from any offset: the events
-        after it come exactly once. `stop`, a callable, ends the iteration when it returns True
-        (checked at least every second). A caller that stops iterating slows nothing else: its
-        pages wait in this process and the feed sends no more until it reads again."""
+        after it come exactly once. Events come as the app's code reads them now (older schemas
+        lifted by their upcasters); `raw=True` gives them as stored. `stop`, a callable, ends the
+        iteration when it returns True (checked at least every second). A caller that stops
+        iterating slows nothing else: its pages wait in this process and the feed sends no more
+        until it reads again."""
         request = SubscribeRequest(uuid.uuid4().hex, check_position(after), _names(types), _names(streams),
                                    _names(categories), window)
         if self.state is ClientState.CLOSED:
@@ -458,7 +460,8 @@ class Encore:
             PageReader(lambda: private_endpoint(self._system), lambda: self._topology.feed, request.subscription_id)
         self._subscriptions[request.subscription_id] = pages
         try:
-            yield from self._follow(pages, request, stop or (lambda: False))
+            events = self._follow(pages, request, stop or (lambda: False))
+            yield from events if raw else map(self.app.as_read_now, events)
         finally:
             self._subscriptions.pop(request.subscription_id, None)
             pages.close()

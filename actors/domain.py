@@ -360,9 +360,15 @@ class Reactor(_Stateful):
     runs side effects (@effect methods). It may keep state
     of its own (plain attributes, saved with its checkpoint). `__init__` sets the initial state.
     The commands it sends carry ids derived from (reactor, event offset, index): re-reading an
-    event after a crash sends the same ids, and the store applies each once."""
+    event after a crash sends the same ids, and the store applies each once.
+
+    `encore_start` says where a reactor new to a system begins: "beginning" (the default) reacts
+    to the whole log, history included; "head" begins at the log's head when it first starts
+    (recorded durably), so a reactor added to a system with history does not, say, email every
+    customer it ever had."""
 
     encore_name: ClassVar[str]
+    encore_start: ClassVar[str] = "beginning"
 
     def react(self, event: Event, stored: Any) -> list[Reaction]:
         name = self.encore_reacts.get(type(event))

@@ -245,18 +245,20 @@ async def stream_events(request: Request) -> Response:
         return _from_exception(e)
     types, streams, categories = (params[name].split(",") if params.get(name) else None
                                   for name in ("types", "streams", "categories"))
+    raw = params.get("raw", "0") not in ("0", "false", "")
     encore, gate = _encore(request), request.app.state.streams
     if not gate.enter():
         return _busy("event streams", gate.limit)
     release = _Once(gate.leave)   # by the stream's end, or after the response if it never began
 
     async def events() -> AsyncIterator[str]:
-        subscription = encore.subscribe(after, types=types, streams=streams, categories=categories)
+        subscription = encore.subscribe(after, types=types, streams=streams, categories=categories, raw=raw)
         try:
             yield ": subscribed\n\n"   # headers and a first byte at once
             async for event in subscription:
                 data = json.dumps({"offset": event.offset, "stream": event.stream, "version": event.version,
-                                   "type": event.type, "data": event.data, "time": event.time})
+                                   "type": event.type, "schema_version": event.schema_version,
+                                   "data": event.data, "time": event.time, "command_id": event.command_id})
                 yield f"id: {event.offset}\nevent: {event.type}\ndata: {data}\n\n"
         except EncoreError as e:
             yield f"event: error\ndata: {json.dumps({'error': type(e).__name__, 'message': str(e)})}\n\n"

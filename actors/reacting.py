@@ -7,8 +7,8 @@ once (its idempotency records), returning the first outcome, rejections included
 answered through the reactor's @on_rejected methods, with ids derived from the rejected command's.
 Deadlines are due at the causing event's commit time plus their delay (the same across replays),
 kept with the checkpoint, and fire with ids derived from their key and cause. Effects run at
-least once with a key (reactor, offset); an event whose handler raises, or whose effect keeps
-failing, is parked: kept with the checkpoint, reported, retryable. The checkpoint, the reactor's
+least once with a key (system id, reactor, offset); an event whose handler raises, or whose
+effect keeps failing, is parked: kept with the checkpoint, reported, retryable. The checkpoint, the reactor's
 own state, its pending deadlines and its parked events are saved in one write, after the
 commands of the events before it were answered, every SAVE_EVERY_EVENTS events or SAVE_INTERVAL_S
 (a restart re-reads what came after: the same ids again, applied once).
@@ -99,6 +99,10 @@ class ReactorRunner:
     def resume(self) -> None:
         """From the saved checkpoint, state and deadlines (none: from the start of the log)."""
         saved = self.store.load_view(self.snapshot_name)
+        if saved is None and self.reactor_type.encore_start == "head":   # new to this system: from now on
+            self.save(self.store.head_offset())
+            self.stats.resumed_from = self.checkpoint
+            return
         if saved is None or saved.schema_version != self.reactor_type.encore_snapshot_version:
             return
         self.reactor.encore_restore(saved.state["state"])
@@ -150,7 +154,9 @@ class ReactorRunner:
         return None
 
     def effect_key(self, offset: int) -> str:
-        return f"{self.name}:{offset}"
+        """(system, reactor, offset): the same on every try, and unique across systems (two systems'
+        first welcome emails are two emails, whatever a mail server keeps)."""
+        return f"{self.store.system_id()}:{self.name}:{offset}"
 
     def park(self, offset: int, kind: str, error: str, attempts: int = 1) -> None:
         self.parked[offset] = Parked(kind, error, attempts, time.time())

@@ -123,6 +123,7 @@ class Shard(ActorTypeDispatcher):
             "storage_error": (stats.storage_error or None) if stats else None,
             "measures": stats.plain() if stats else None,
             "head_offset": self.store.head_offset() if self.store else 0,
+            "system_id": self.store.system_id() if self.store else None,
             "followers": len(self.board.followers), "notices_sent": self.board.sent,
             **memory_mb(),
         }))

@@ -159,6 +159,7 @@ class Supervisor(ActorTypeDispatcher):
         self.gatherings: dict[str, _Gathering] = {}
         self.stopping: _Stopping | None = None
         self.start_failed = False        # a child could not start during the start: no restarts
+        self.system_id: str | None = None  # the store's, as the shards report it
 
     # ---------------------------------------------------------------- start
 
@@ -368,6 +369,7 @@ class Supervisor(ActorTypeDispatcher):
         heads += [m.get("checkpoint", 0) for r in fresh.values() for m in r.get("members", ())
                   if m.get("role") == "projection"]
         self.last_head = head = max([self.last_head, *heads])
+        self.system_id = next((r["system_id"] for r in fresh.values() if r.get("system_id")), self.system_id)
         actors: list[dict[str, Any]] = [{"role": "supervisor", "name": "supervisor", "pid": os.getpid(),
                                          "restarts": 0, "running": True, "answered": True}]
         for slot in self.slots.values():
@@ -375,7 +377,7 @@ class Supervisor(ActorTypeDispatcher):
         unanswered = [a["name"] for a in actors if not a["answered"]]
         return {"actors": actors, "head_offset": head, "head_is_last_known": bool(unanswered),
                 "unanswered": unanswered, "uptime_s": time.time() - self.started_at,
-                "app": self.app_path, "generation": self.generation}
+                "app": self.app_path, "generation": self.generation, "system_id": self.system_id}
 
     def _entries(self, slot: Slot, fresh: dict[str, Any] | None, head: int) -> list[dict[str, Any]]:
         """The slot's entry; a follower group's is followed by one per follower it hosts (with

@@ -316,6 +316,7 @@ class Checkout(Reactor):
 
 class Welcome(Reactor):
     encore_name = "welcome"
+    encore_start = "head"   # added to a system with customers, it welcomes the new ones only
 
     @effect(AccountOpened)
     def email(self, e, stored, key):

@@ -8,6 +8,7 @@ Layout (named databases; integer keys are 8-byte big-endian so cursors iterate i
     views         projection name             -> view snapshot with its checkpoint
     meta          b"format", b"created"       -> format version, creation facts
                   b"indexed"                  -> the offset the stream index is complete up to
+                  b"system"                   -> the system id (random, made with the store)
 
 A batch's commit appends to `log` and `commands` only (both keyed in write order, so a commit
 dirties few pages); the stream index catches up every `INDEX_EVERY` events (see tail.py), and
@@ -31,6 +32,7 @@ import resource
 import struct
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -187,6 +189,7 @@ class LmdbStore:
         self._users = 0
         self._tail = StreamTail()
         self._tail_lock = threading.RLock()  # one transaction at a time reads or extends the tail
+        self._system_id: str | None = None
         self._env = _open_env(path, map_size)
         self.stale_readers_cleared = self._env.reader_check()  # slots of processes that died
         try:
@@ -283,6 +286,20 @@ class LmdbStore:
 
     def head_offset(self) -> int:
         return self._read(lambda txn: _TxnReader(self, txn).head_offset())
+
+    def system_id(self) -> str:
+        if self._system_id is None:
+            raw = self._read(lambda txn: txn.get(b"system", db=self._dbs["meta"]))
+            if raw is None:   # a store made before system ids: it gets one now, once
+                made = uuid.uuid4().hex
+
+                def write(txn: lmdb.Transaction) -> None:
+                    if txn.get(b"system", db=self._dbs["meta"]) is None:
+                        txn.put(b"system", made.encode(), db=self._dbs["meta"])
+                self._write(write, outcome="the store's system id was not written")
+                raw = self._read(lambda txn: txn.get(b"system", db=self._dbs["meta"]))
+            self._system_id = bytes(raw or b"").decode()
+        return self._system_id
 
     def stream_version(self, stream: str) -> int:
         def read(txn: lmdb.Transaction) -> int:
@@ -450,6 +467,7 @@ class LmdbStore:
         def write(txn: lmdb.Transaction) -> None:
             txn.put(b"format", codec.pack_meta(FORMAT_VERSION), db=self._dbs["meta"])
             txn.put(b"created", created, db=self._dbs["meta"])
+            txn.put(b"system", uuid.uuid4().hex.encode(), db=self._dbs["meta"])
 
         self._write(write, outcome=_NOT_OPENED)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 
 from . import codec
@@ -19,6 +20,7 @@ class MemoryStore:
     def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self.max_event_bytes = max_event_bytes
         self._log: list[bytes] = []                    # offset n is at index n - 1
+        self._system_id = uuid.uuid4().hex
         self._streams: dict[str, list[int]] = {}       # stream -> offsets, version n at n - 1
         self._commands: dict[str, bytes] = {}
         self._snapshots: dict[str, bytes] = {}
@@ -66,6 +68,9 @@ class MemoryStore:
 
     def head_offset(self) -> int:
         return len(self._log)
+
+    def system_id(self) -> str:
+        return self._system_id
 
     def stream_version(self, stream: str) -> int:
         return len(self._streams.get(stream, ()))

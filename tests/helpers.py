@@ -31,3 +31,15 @@ def assert_log_gapless(store, *, live=False):
             assert whole == stream_events, stream
             assert pair == stream_events[middle:middle + 2], stream
     return events
+
+
+def welcome_ids(data_dir, *offsets):
+    """The Message-IDs of the shop's welcome emails for the accounts opened at `offsets` (its
+    effect key: the system's id, the reactor, the offset)."""
+    from pathlib import Path
+
+    from storage import open_store
+
+    with open_store(Path(data_dir) / "store") as store:
+        system = store.system_id()
+    return [f"<{system}.welcome.{offset}@encore.invalid>" for offset in offsets]

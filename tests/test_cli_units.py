@@ -102,3 +102,27 @@ def test_events_are_shown_as_the_code_reads_them_and_as_stored_with_raw(tmp_path
     assert main([*args, "--raw"]) == 0
     stored = json_.loads(capsys.readouterr().out)
     assert stored["data"] == {"name": "Ada"} and stored["schema_version"] == 1
+
+
+def test_subscriptions_deliver_events_as_the_code_reads_them_and_as_stored_with_raw(tmp_path):
+    import asyncio
+
+    from actors.client import AsyncEncore, Encore
+    from storage import AppendEntry, NewEvent, open_store
+    from tests.upcast_app import app
+
+    with open_store(tmp_path / "data" / "store") as store:   # written by an older version of the code
+        store.append([AppendEntry("c1", "person:p", 0, (NewEvent("Renamed", {"name": "Ada"}, 1),))])
+    with Encore.embedded(app, tmp_path / "data") as client:
+        read = next(iter(client.subscribe(0)))
+        stored = next(iter(client.subscribe(0, raw=True)))
+
+    async def through_asyncio():
+        async with AsyncEncore.embedded(app, tmp_path / "data") as encore:
+            async for event in encore.subscribe(0):
+                return event
+
+    assert (read.data, read.schema_version) == ({"full_name": "Ada"}, 2)
+    assert (stored.data, stored.schema_version) == ({"name": "Ada"}, 1)
+    lifted = asyncio.run(through_asyncio())
+    assert (lifted.data, lifted.schema_version) == ({"full_name": "Ada"}, 2)

@@ -123,7 +123,7 @@ def test_events_stream_as_server_sent_events_and_resume_by_last_event_id(door):
             lines = response.iter_lines()
             http.post("/commands/Deposit", json={"account_id": "sse", "amount": 3})   # live
             following = _next_event(lines)
-    assert first["stream"] == "account:sse" and first["type"] == "AccountOpened"
+    assert first["stream"] == "account:sse" and first["type"] == "AccountOpened" and first["schema_version"] == 1
     assert following["offset"] == first["offset"] + 1
 
 
@@ -178,3 +178,29 @@ def _next_event(lines):
 
 def _feed(http):
     return next(a for a in http.get("/status").json()["actors"] if a["role"] == "feed")
+
+
+def test_events_over_sse_come_as_the_code_reads_them_and_as_stored_with_raw(tmp_path):
+    from storage import AppendEntry, NewEvent, open_store
+
+    data = tmp_path / "data"
+    with open_store(data / "store") as store:   # written by an older version of the code
+        store.append([AppendEntry("c1", "person:p", 0, (NewEvent("Renamed", {"name": "Ada"}, 1),))])
+    system = RunningSystem(data, free_port(), app="tests.upcast_app:app")
+    port = free_port()
+    server = subprocess.Popen([*ENCORE, "http", "--data", str(data), "--port", str(port)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "serving" in server.stdout.readline()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            _wait_until_serving(http, server)
+            with http.stream("GET", "/events") as response:
+                read = _next_event(response.iter_lines())
+            with http.stream("GET", "/events", params={"raw": 1}) as response:
+                stored = _next_event(response.iter_lines())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        system.stop()
+    assert (read["data"], read["schema_version"]) == ({"full_name": "Ada"}, 2)
+    assert (stored["data"], stored["schema_version"]) == ({"name": "Ada"}, 1) and stored["command_id"] == "c1"

@@ -250,12 +250,13 @@ def test_an_effect_that_keeps_failing_is_parked_listed_and_delivered_by_a_retry(
                          OpenAccount(account_id="far", owner="unreachable")])
         parked = _until(client, lambda: client.parked())
         assert [(p["reactor"], p["offset"], p["kind"], p["attempts"]) for p in parked] == [("welcome", 2, "effect", 5)]
-        assert "ConnectionRefusedError" in parked[0]["error"] and reactor_app.GREETED == ["welcome:1"]
+        system = client.status()["system_id"]   # effect keys are the system's own
+        assert "ConnectionRefusedError" in parked[0]["error"] and reactor_app.GREETED == [f"{system}:welcome:1"]
         reactor_app.UNREACHABLE_FAILS[0] = False   # the outside world is back
         assert "1 parked" in client.retry_parked("welcome")
-        _until(client, lambda: "welcome:2" in reactor_app.GREETED)
+        _until(client, lambda: f"{system}:welcome:2" in reactor_app.GREETED)
         assert _until(client, lambda: not client.parked(), want=True)
-        assert reactor_app.GREETED == ["welcome:1", "welcome:2"]
+        assert reactor_app.GREETED == [f"{system}:welcome:1", f"{system}:welcome:2"]
         with pytest.raises(ValidationFailed, match="not a reactor"):
             client.retry_parked("nobody")
 

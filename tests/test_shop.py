@@ -11,6 +11,7 @@ from examples.shop import AddStock, GetShopOrder, GetShopSummary, GetStock, Plac
 from loadsim import smtp as smtp_server
 from storage import open_store
 
+from .helpers import welcome_ids
 from .system_helpers import free_port
 
 
@@ -57,7 +58,7 @@ def test_the_saga_confirms_cancels_and_compensates_and_every_customer_gets_one_e
     assert orders["o3"]["status"] == "cancelled" and orders["o3"]["reason"] == "out_of_stock"
     assert stock == {"added": 3, "available": 1, "reserved": 0, "sold": 2}   # the poor order's stock came back
     assert balances == {"rich": 300, "poor": 0} and summary["takings"] == 200   # 500 deposited = 300 + 200
-    assert sorted(inbox.message_ids()) == ["<welcome.1@encore.invalid>", "<welcome.2@encore.invalid>"]
+    assert sorted(inbox.message_ids()) == sorted(welcome_ids(tmp_path / "data", 1, 2))
 
 
 def test_an_smtp_server_that_refuses_parks_the_email_and_a_retry_delivers_it(tmp_path, inbox):
@@ -73,7 +74,7 @@ def test_an_smtp_server_that_refuses_parks_the_email_and_a_retry_delivers_it(tmp
         client.retry_parked("welcome", parked["offset"])
         while not inbox.message_ids() and time.monotonic() < deadline:
             client.status()
-        assert inbox.message_ids() == ["<welcome.1@encore.invalid>"] and client.parked() == []
+        assert inbox.message_ids() == welcome_ids(tmp_path / "data", 1) and client.parked() == []
 
 
 def _reactor_error(client, name="welcome-0"):
@@ -97,7 +98,7 @@ def test_an_effect_still_failing_when_a_later_event_comes_is_delivered_once_its_
             parked = client.parked()
         finally:
             controller.stop()
-    assert inbox.message_ids() == ["<welcome.1@encore.invalid>"] and parked == []
+    assert inbox.message_ids() == welcome_ids(tmp_path / "data", 1) and parked == []
 
 
 def test_an_effect_that_keeps_failing_is_parked_and_later_effects_still_run(tmp_path, inbox):
@@ -113,7 +114,55 @@ def test_an_effect_that_keeps_failing_is_parked_and_later_effects_still_run(tmp_
             client.status()
         parked = client.parked()
     assert [(p["offset"], p["kind"]) for p in parked] == [(1, "effect")]
-    assert inbox.message_ids() == ["<welcome.2@encore.invalid>"]
+    assert inbox.message_ids() == welcome_ids(tmp_path / "data", 2)
+
+
+def test_a_welcome_reactor_added_to_a_system_with_history_welcomes_only_new_customers(tmp_path, inbox):
+    from examples.bank import app as bank
+
+    with Encore.embedded(bank, tmp_path / "data") as before:   # customers from before the shop
+        before.ask_many([OpenAccount(account_id=f"old{i}", owner="o") for i in range(3)])
+    with Encore.embedded(app, tmp_path / "data") as client:
+        opened = client.ask(OpenAccount(account_id="new", owner="Nell"))
+        deadline = time.monotonic() + 30
+        while not inbox.message_ids() and time.monotonic() < deadline:
+            client.status()
+        welcome = next(a for a in client.status()["actors"] if a["name"] == "welcome-0")
+    assert inbox.message_ids() == welcome_ids(tmp_path / "data", opened.position)
+    assert welcome["resumed_from"] == 3   # it began at the head it found
+
+
+def test_a_reactor_must_say_where_it_starts_in_words_it_knows():
+    from actors import App, Reactor
+    from actors.errors import ConfigError
+
+    class Confused(Reactor):
+        encore_name = "confused"
+        encore_start = "tomorrow"
+
+    with pytest.raises(ConfigError, match="encore_start"):
+        App("confused", reactors=[Confused])
+
+
+def test_two_systems_send_two_different_first_emails(tmp_path, inbox):
+    for name in ("one", "two"):
+        with Encore.embedded(app, tmp_path / name) as client:
+            client.ask(OpenAccount(account_id="first", owner="Fay"))
+            deadline = time.monotonic() + 30
+            while len(inbox.message_ids()) < (1 if name == "one" else 2) and time.monotonic() < deadline:
+                client.status()
+    one, two = welcome_ids(tmp_path / "one", 1) + welcome_ids(tmp_path / "two", 1)
+    assert one != two and sorted(inbox.message_ids()) == sorted([one, two])
+
+
+def test_a_store_keeps_its_system_id_across_reopening(tmp_path):
+    with open_store(tmp_path / "store") as store:
+        first = store.system_id()
+    with open_store(tmp_path / "store") as store:
+        again = store.system_id()
+    with open_store(tmp_path / "other") as other:
+        different = other.system_id()
+    assert first == again and first != different and len(first) == 32
 
 
 def test_an_order_not_paid_in_time_is_cancelled_its_stock_released_and_a_late_payment_refunded(
