@@ -184,8 +184,9 @@ def resolve_app(app: App | str) -> App:
 
 def load_app(path: str, app_dir: str | Path | None = None) -> App:
     """Import `package.module:attr` and return the App it names. The module is found from
-    `app_dir` (default: the current directory) first, as uvicorn finds its apps. Any failure
-    of the import (its own exception included) is a ConfigError that says what and where."""
+    `app_dir` (default: $ENCORE_APP_DIR, else the current directory) first, as uvicorn finds its
+    apps. Any failure of the import (its own exception included) is a ConfigError that says
+    what and where."""
     module_name, _, attr = path.partition(":")
     if not module_name or not attr:
         raise ConfigError(f"app path {path!r} must look like package.module:attr")
@@ -221,8 +222,9 @@ def importing_app() -> str | None:
 
 
 def importable_from(app_dir: str | Path | None = None) -> None:
-    """Put `app_dir` (default: the current directory) first on the import path, once."""
-    folder = str(Path(app_dir or os.getcwd()).resolve())
+    """Put `app_dir` (default: $ENCORE_APP_DIR, else the current directory) first on the import
+    path, once."""
+    folder = str(Path(app_dir or os.environ.get("ENCORE_APP_DIR") or os.getcwd()).resolve())
     if folder not in sys.path:
         sys.path.insert(0, folder)
 

@@ -59,8 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     launch = argparse.ArgumentParser(add_help=False, parents=[data])
     launch.add_argument("--app", default=DEFAULT_APP, help=f"app import path (default {DEFAULT_APP})")
-    launch.add_argument("--app-dir", default=None, metavar="DIR",
-                        help="the folder the app is imported from (default: the current directory)")
+    launch.add_argument("--app-dir", default=os.environ.get("ENCORE_APP_DIR"), metavar="DIR",
+                        help="the folder the app is imported from (default: $ENCORE_APP_DIR, else the current one)")
     launch.add_argument("--shards", type=_count(1, 64, "shard processes"), default=None,
                         help="shard processes, 1 to 64 (default: half the CPUs, 1 to 8)")
     launch.add_argument("--follower-groups", choices=("replica", "each"), default=None,

@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import importlib
 import multiprocessing
+import os
 import queue
 import sys
 import threading
@@ -56,6 +57,8 @@ def parser() -> argparse.ArgumentParser:
                    help="your own Workload class, e.g. examples.library:LibraryWorkload")
     p.add_argument("--app", dest="app_path", metavar="MODULE:ATTR",
                    help="the app to run it against (default: the workload's own app_path)")
+    p.add_argument("--app-dir", metavar="DIR", default=None,
+                   help="the folder --app and --workload are imported from (default: the current one)")
     p.add_argument("--accounts", "--entities", dest="entities", type=int, default=None,
                    help="accounts (bank), or tasks/users/orders: how many entities (default: the workload's)")
     p.add_argument("--commands", type=int, default=None, help="commands in the timed part (default: the workload's)")
@@ -396,6 +399,8 @@ def figures(args, target: Target, workload: Workload, run: dict, verification, s
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.app_dir:   # for this process, its clients and the system it starts
+        os.environ["ENCORE_APP_DIR"] = str(Path(args.app_dir).resolve())
     try:
         check(args)
         return simulate(args)

@@ -107,3 +107,11 @@ def test_the_http_door_with_an_app_it_cannot_load_says_so_in_one_line(project):
         _run(project, "stop", "--data", "./data", timeout=120)
     assert door.returncode == 2 and door.stderr.count("\n") == 1 and "cannot import 'vanishing'" in door.stderr, \
         door.stderr
+
+
+def test_loadsim_runs_a_workload_against_an_app_in_its_own_folder(project, tmp_path):
+    (project / "mine.py").write_text("from examples.bank import app\n")
+    ran = subprocess.run([sys.executable, str(ROOT / "bin" / "loadsim"), "bank", "--app", "mine:app",
+                          "--app-dir", str(project), "--quick", "--no-progress"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert ran.returncode == 0 and "every check held" in ran.stdout, ran.stderr[-2000:]
