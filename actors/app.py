@@ -153,7 +153,12 @@ class App:
         return _parse(self.queries, "query", type_name, data)
 
     def view_of(self, query_type_name: str) -> str:
-        return self.queries[query_type_name][1]
+        """The view that answers a query type, or ValidationFailed for a type the app lacks."""
+        found = self.queries.get(query_type_name)
+        if found is None:
+            known = ", ".join(sorted(self.queries))
+            raise ValidationFailed(f"unknown query type {query_type_name!r}; known: {known}")
+        return found[1]
 
 
 def _parse(table: dict[str, tuple], kind: str, type_name: Any, data: Any) -> Any:

@@ -118,6 +118,7 @@ class Feed(FollowerActor):
         self.subscriptions: dict[str, Subscription] = {}
         self.pages_sent = 0
         self.transmitting = 0     # pages in the transport, every subscription together
+        self.unproven = 0         # of those, to subscriptions that had taken no page when it was sent
         self.pages_given_up = 0
         self.stalls = 0
         self.pumping = False
@@ -218,24 +219,28 @@ class Feed(FollowerActor):
             return False
         if self.transmitting >= MAX_TRANSMITTING:
             return False
-        unproven = sum(1 for s in self.subscriptions.values() if s.transmitting and not s.proven)
-        return subscription.proven or unproven < MAX_UNPROVEN
+        return subscription.proven or self.unproven < MAX_UNPROVEN
 
     def _send_page(self, subscription: Subscription, page: EventPage) -> None:
         subscription.sent_upto = subscription.position
         subscription.in_flight += 1
         self.pages_sent += 1
+        unproven = not subscription.proven
         subscription.transmitting = True   # before the send: a transport may finish it within
-        self.transmitting += 1
+        self._count_transmitting(1, unproven)
         if not send_tracked(self, subscription.reply_to, page, PAGE_TRANSMIT_S,
-                            lambda delivered: self._handed_over(subscription, delivered)):
+                            lambda delivered: self._handed_over(subscription, delivered, unproven)):
             subscription.transmitting = False   # in-process: handed over already
-            self.transmitting -= 1
+            self._count_transmitting(-1, unproven)
 
-    def _handed_over(self, subscription: Subscription, delivered: bool) -> None:
+    def _count_transmitting(self, change: int, unproven: bool) -> None:
+        self.transmitting += change
+        self.unproven += change if unproven else 0
+
+    def _handed_over(self, subscription: Subscription, delivered: bool, unproven: bool) -> None:
         """The transport is done with a page of `subscription`: handed over, or given up."""
         subscription.transmitting = False
-        self.transmitting -= 1
+        self._count_transmitting(-1, unproven)
         current = self.subscriptions.get(subscription.subscription_id)
         if current is not None and current is not subscription:   # asked again meanwhile: that one's page
             current.transmitting = False

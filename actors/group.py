@@ -229,7 +229,7 @@ class FollowerGroup(FollowerActor):
                                     f"{', '.join(sorted(self.app.projections))}")
         try:
             return self.app.view_of(msg.type)
-        except (KeyError, TypeError):
+        except (ValidationFailed, TypeError):
             try:
                 self.app.parse_query(msg.type, msg.data)   # says what is wrong, with the known types
             except EncoreError as e:

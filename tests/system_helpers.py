@@ -1,5 +1,6 @@
 """Start and stop real launched systems for tests; never leave a process behind."""
 
+import contextlib
 import json
 import os
 import select
@@ -7,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,3 +165,37 @@ class Lines:
         if line is None:
             raise AssertionError(f"the child ended: {self.process.stderr.read()[-2000:]}")
         return line
+
+
+@contextlib.contextmanager
+def door_on(data, *options, cwd=ROOT):
+    """`encore http` over the system on `data`, started from `cwd`; yields (an httpx client on
+    it, its base URL, its process) once it answers, and stops it at the end."""
+    import httpx
+
+    port = free_port()
+    server = subprocess.Popen([*ENCORE, "http", "--data", str(data), "--port", str(port), *options], cwd=cwd,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "serving" in server.stdout.readline(), server.stderr.read()
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=10) as http:
+            wait_until_serving(http, server)
+            yield http, base, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wait_until_serving(http, server, seconds=30):
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.stderr.read()
+        try:
+            if http.get("/status").status_code == 200:
+                return
+        except httpx.TransportError:   # not listening yet: the next try waits on the connect
+            continue
+    raise AssertionError("the HTTP door did not answer in time")

@@ -11,7 +11,6 @@ import json
 import subprocess
 import uuid
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +19,7 @@ from actors.client import Encore
 from actors.errors import ValidationFailed
 from storage import open_store
 
-from .system_helpers import ENCORE, ROOT, RunningSystem, free_port
+from .system_helpers import ENCORE, ROOT, RunningSystem, door_on, free_port
 from .typed_app import Book, Booked, GetBooking, Guest, Kind, app
 
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
@@ -115,22 +114,8 @@ def launched(tmp_path_factory):
 @pytest.fixture(scope="module")
 def door(launched):
     _, data = launched
-    port = free_port()
-    server = subprocess.Popen([*ENCORE, "http", "--data", str(data), "--port", str(port)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert "serving" in server.stdout.readline()
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            for _ in range(300):
-                try:
-                    http.get("/status")
-                    break
-                except httpx.TransportError:   # not listening yet: the next try waits on the connect
-                    continue
-            yield http
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with door_on(data) as (http, _, _):
+        yield http
 
 
 @pytest.mark.slow

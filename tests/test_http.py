@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from .system_helpers import ENCORE, ROOT, RunningSystem, free_port
+from .system_helpers import ENCORE, ROOT, RunningSystem, door_on, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -17,31 +17,11 @@ pytestmark = pytest.mark.slow
 def door(tmp_path_factory):
     data = tmp_path_factory.mktemp("http") / "data"
     system = RunningSystem(data, free_port())
-    port = free_port()
-    server = subprocess.Popen([*ENCORE, "http", "--data", str(data), "--port", str(port)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert "serving" in server.stdout.readline()
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=10) as http:
-            _wait_until_serving(http, server)
+        with door_on(data) as (http, base, _):
             yield http, base, data
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         system.stop()
-
-
-def _wait_until_serving(http, server, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert server.poll() is None, server.stderr.read()
-        try:
-            if http.get("/status").status_code == 200:
-                return
-        except httpx.TransportError:   # not listening yet: the next try waits on the connect
-            continue
-    raise AssertionError("the HTTP door did not answer in time")
 
 
 def test_commands_map_their_status_to_http_codes(door):
@@ -187,20 +167,13 @@ def test_events_over_sse_come_as_the_code_reads_them_and_as_stored_with_raw(tmp_
     with open_store(data / "store") as store:   # written by an older version of the code
         store.append([AppendEntry("c1", "person:p", 0, (NewEvent("Renamed", {"name": "Ada"}, 1),))])
     system = RunningSystem(data, free_port(), app="tests.upcast_app:app")
-    port = free_port()
-    server = subprocess.Popen([*ENCORE, "http", "--data", str(data), "--port", str(port)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert "serving" in server.stdout.readline()
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            _wait_until_serving(http, server)
+        with door_on(data) as (http, _, _):
             with http.stream("GET", "/events") as response:
                 read = _next_event(response.iter_lines())
             with http.stream("GET", "/events", params={"raw": 1}) as response:
                 stored = _next_event(response.iter_lines())
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         system.stop()
     assert (read["data"], read["schema_version"]) == ({"full_name": "Ada"}, 2)
     assert (stored["data"], stored["schema_version"]) == ({"name": "Ada"}, 1) and stored["command_id"] == "c1"

@@ -3,41 +3,16 @@ queries that wait long, a system restarted behind it. Each door here is a real `
 process over a launched system, driven with httpx."""
 
 import asyncio
-import contextlib
 import os
-import subprocess
 import threading
 import time
 
 import httpx
 import pytest
 
-from .system_helpers import ENCORE, ROOT, RunningSystem, encore, free_port
+from .system_helpers import RunningSystem, door_on, encore, free_port
 
 pytestmark = pytest.mark.slow
-
-
-@contextlib.contextmanager
-def door_on(data, *options):
-    port = free_port()
-    server = subprocess.Popen([*ENCORE, "http", "--data", str(data), "--port", str(port), *options], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert "serving" in server.stdout.readline()
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=10) as http:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                assert server.poll() is None, server.stderr.read()
-                try:
-                    if http.get("/status").status_code == 200:
-                        break
-                except httpx.TransportError:   # not listening yet: the next try waits on the connect
-                    continue
-            yield http, base, server
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

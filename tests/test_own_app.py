@@ -9,10 +9,9 @@ import subprocess
 import sys
 import time
 
-import httpx
 import pytest
 
-from .system_helpers import ENCORE, ROOT, free_port, kill_leftovers
+from .system_helpers import ENCORE, ROOT, door_on, free_port, kill_leftovers
 
 pytestmark = pytest.mark.slow
 
@@ -61,21 +60,9 @@ def test_the_worked_example_runs_as_a_script_and_as_a_launched_system_from_its_o
 
 
 def _serves_over_http(folder, data):
-    port = free_port()
-    door = subprocess.Popen([*ENCORE, "http", "--data", data, "--port", str(port)], cwd=folder,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert "serving" in door.stdout.readline(), door.stderr.read()
-        deadline, answer = time.monotonic() + 30, None
-        while time.monotonic() < deadline and answer is None:
-            try:
-                answer = httpx.post(f"http://127.0.0.1:{port}/commands/Add", json={"counter_id": "c3", "amount": 2})
-            except httpx.TransportError:   # not listening yet: the next try waits on the connect
-                continue
-        assert answer is not None and answer.status_code == 200, answer
-    finally:
-        door.terminate()
-        door.wait(timeout=30)
+    with door_on(data, cwd=folder) as (http, _, _):
+        answer = http.post("/commands/Add", json={"counter_id": "c3", "amount": 2})
+    assert answer.status_code == 200, answer.text
 
 
 @pytest.mark.parametrize(("source", "says"), [
