@@ -23,7 +23,7 @@ import asyncio
 import concurrent.futures
 import functools
 import threading
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,7 @@ from .domain import Command, Query, plain_fields
 from .endpoints import private_endpoint
 from .errors import AskTimeout, EncoreError, ValidationFailed
 from .mailbox import Mailbox
+from .metadata import command_meta
 from .messages import QueryAnswer, QueryRequest
 
 DEFAULT_LINGER_S = 0.002
@@ -109,16 +110,19 @@ class AsyncEncore:
 
     # ---------------------------------------------------------------- commands
 
-    async def ask(self, command: Command, *, command_id: str | None = None, timeout: float = 10.0) -> CommandResult:
+    async def ask(self, command: Command, *, command_id: str | None = None, timeout: float = 10.0,
+                  correlation_id: str | None = None, metadata: Mapping[str, str] | None = None) -> CommandResult:
         """One command, coalesced with the other asks of the moment; raises as `Encore.ask`."""
-        result = await self.submit(command, command_id=command_id, timeout=timeout)
+        result = await self.submit(command, command_id=command_id, timeout=timeout,
+                                   correlation_id=correlation_id, metadata=metadata)
         return result.raise_for_failure()
 
-    async def submit(self, command: Command, *, command_id: str | None = None, timeout: float = 10.0) -> CommandResult:
+    async def submit(self, command: Command, *, command_id: str | None = None, timeout: float = 10.0,
+                     correlation_id: str | None = None, metadata: Mapping[str, str] | None = None) -> CommandResult:
         """As `ask`, but a command that was not decided (failed, unavailable...) comes back as a
         result with that status, as from `ask_many`; AskTimeout and Unavailable (its shard is
         down, nothing sent) are still raised."""
-        item = self.sync._item(command, command_id)
+        item = self.sync._item(command, command_id, command_meta(correlation_id, metadata))
         future = asyncio.get_running_loop().create_future()
         queue = self._shards.setdefault(item.shard, _ShardQueue())
         queue.waiting.append((item, future, timeout))
@@ -127,12 +131,12 @@ class AsyncEncore:
         return result
 
     async def ask_many(self, commands: Sequence[Command], *, command_ids: Sequence[str] | None = None,
-                       timeout: float = 30.0) -> list[CommandResult]:
+                       timeout: float = 30.0, **meta: Any) -> list[CommandResult]:
         return await self._run(self.sync.ask_many, commands, command_ids=command_ids, timeout=timeout,
-                               threads=self._command_threads)
+                               threads=self._command_threads, **meta)
 
-    async def tell(self, command: Command, *, command_id: str | None = None) -> str:
-        return await self._run(self.sync.tell, command, command_id=command_id, threads=self._command_threads)
+    async def tell(self, command: Command, *, command_id: str | None = None, **meta: Any) -> str:
+        return await self._run(self.sync.tell, command, command_id=command_id, threads=self._command_threads, **meta)
 
     def _schedule(self, shard: int, queue: _ShardQueue) -> None:
         if not queue.in_flight or len(queue.waiting) >= self.max_batch:
@@ -205,8 +209,8 @@ class AsyncEncore:
             self._mailbox.forget(request.query_id)
 
     async def ask_raw(self, type_name: str, data: dict, *, command_id: str | None = None,
-                      timeout: float = 10.0) -> CommandResult:
-        return await self.ask(self.app.parse_command(type_name, data), command_id=command_id, timeout=timeout)
+                      timeout: float = 10.0, **meta: Any) -> CommandResult:
+        return await self.ask(self.app.parse_command(type_name, data), command_id=command_id, timeout=timeout, **meta)
 
     async def status(self, *, timeout: float = 10.0) -> dict:
         return await self._run(self.sync.status, timeout=timeout)

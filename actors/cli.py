@@ -21,6 +21,7 @@ from storage import open_store
 from . import system
 from .app import load_app
 from .errors import EncoreError, ValidationFailed
+from .metadata import command_meta
 from .fields import parse_fields
 from .settings import Settings
 from .wire import MAX_POSITION
@@ -88,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--after", type=_offset, default=0, help="read-your-writes: wait for this log position")
         else:
             p.add_argument("--id", dest="command_id", default=None, help="command id (retries reuse it)")
+            p.add_argument("--correlation-id", default=None, help="shared by the events it sets off (default: its id)")
+            p.add_argument("--meta", action="append", default=[], metavar="NAME=VALUE",
+                           help="a header its events carry, e.g. --meta user=ann (repeatable)")
         p.set_defaults(handler=handler)
     restart = sub.add_parser("restart", parents=[data], help="restart a down actor now (name as status shows it)")
     restart.add_argument("name", help="e.g. shard-0 or balances-0")
@@ -482,11 +486,13 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    meta = {"correlation_id": args.correlation_id, "metadata": _headers(args.meta)}
+    command_meta(**meta)   # bad meta is refused before anything is sent
     with _client(args) as client:
         model = client.app.commands.get(args.type, (None,))[0] if client.app else None
         fields = parse_fields(args.fields, model, fields_json=args.fields_json)
         try:
-            result = client.ask_raw(args.type, fields, command_id=args.command_id, timeout=args.timeout)
+            result = client.ask_raw(args.type, fields, command_id=args.command_id, timeout=args.timeout, **meta)
         except ValidationFailed as e:
             _print(args, {"status": "invalid", "code": "invalid", "message": str(e), "errors": e.errors})
             return 2
@@ -551,12 +557,31 @@ def _follow_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def _headers(pairs: list[str]) -> dict[str, str]:
+    """--meta NAME=VALUE options as a map (the names and values are checked with the command)."""
+    headers = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals:
+            raise ValidationFailed(f"--meta {pair!r}: give NAME=VALUE, e.g. --meta user=ann")
+        headers[name] = value
+    return headers
+
+
 def _print_event(args: argparse.Namespace, e) -> None:
     if args.json:
-        print(json.dumps(e._asdict()))
-    else:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.time))
-        print(f"{e.offset:>8} {e.stream:24} v{e.version:<5} {e.type:18} {json.dumps(e.data)} {stamp}")
+        print(json.dumps({**e.envelope(), "data": e.data}))
+        return
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.time))
+    print(f"{e.offset:>8} {e.stream:24} v{e.version:<5} {e.type:18} {json.dumps(e.data)} {stamp}{_meta_text(e)}")
+
+
+def _meta_text(e) -> str:
+    """The event's meta where it says more than its command id: " corr=... cause=... user=ann"."""
+    parts = [f"corr={e.correlation_id}"] if e.correlation_id != e.command_id else []
+    parts += [f"cause={e.causation_id}"] if e.causation_id != e.command_id else []
+    parts += [f"{name}={value}" for name, value in e.metadata.items()]
+    return "".join(f" {part}" for part in parts)
 
 
 def _print(args: argparse.Namespace, value: Any) -> None:

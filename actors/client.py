@@ -24,7 +24,7 @@ import uuid
 import weakref
 import zlib
 from collections import deque
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,8 @@ from typing import Any, NamedTuple
 from thespian.actors import ActorSystem
 
 from storage import StoredEvent
+from storage.codec import as_stored_event
+from storage.records import NO_META
 
 from .app import App, importing_app, load_app
 from .domain import Command, Query, plain_fields
@@ -45,6 +47,7 @@ from .errors import (
     Unavailable,
     ValidationFailed,
 )
+from .metadata import command_meta
 from .messages import (
     BatchResults,
     CommandBatch,
@@ -288,22 +291,25 @@ class Encore:
 
     # ---------------------------------------------------------------- commands
 
-    def ask(self, command: Command, *, command_id: str | None = None, timeout: float = 10.0) -> CommandResult:
-        """Send one command and wait for its result (accepted or rejected).
+    def ask(self, command: Command, *, command_id: str | None = None, timeout: float = 10.0,
+            correlation_id: str | None = None, metadata: Mapping[str, str] | None = None) -> CommandResult:
+        """Send one command and wait for its result (accepted or rejected). Its events carry
+        `correlation_id` (default: the command id) and the caller's `metadata` headers.
         Raises ValidationFailed (invalid), CommandFailed (not processed) or AskTimeout."""
-        [result] = self._send([self._item(command, command_id)], timeout)
+        [result] = self._send([self._item(command, command_id, command_meta(correlation_id, metadata))], timeout)
         return result.raise_for_failure()
 
     def ask_raw(self, type_name: str, data: dict, *, command_id: str | None = None,
-                timeout: float = 10.0) -> CommandResult:
+                timeout: float = 10.0, **meta: Any) -> CommandResult:
         """Like ask, from a type name and plain fields (what the CLI sends)."""
         command = self.app.parse_command(type_name, data)
-        return self.ask(command, command_id=command_id, timeout=timeout)
+        return self.ask(command, command_id=command_id, timeout=timeout, **meta)
 
-    def tell(self, command: Command, *, command_id: str | None = None) -> str:
+    def tell(self, command: Command, *, command_id: str | None = None,
+             correlation_id: str | None = None, metadata: Mapping[str, str] | None = None) -> str:
         """Send one command without waiting; returns its command id (ask again with it to learn
         the result)."""
-        item = self._item(command, command_id)
+        item = self._item(command, command_id, command_meta(correlation_id, metadata))
         address = self._shard_address(item.shard, item.command_id)
         with self._endpoint() as system:
             system.tell(address, CommandBatch(uuid.uuid4().hex, [item.wire]))
@@ -323,13 +329,16 @@ class Encore:
         return address
 
     def ask_many(self, commands: Sequence[Command], *, command_ids: Sequence[str] | None = None,
-                 timeout: float = 30.0) -> list[CommandResult]:
+                 timeout: float = 30.0, correlation_id: str | None = None,
+                 metadata: Mapping[str, str] | None = None) -> list[CommandResult]:
         """Send many commands, one batch per shard; results in the caller's order. Invalid or
-        failed commands come back as results with that status; nothing is raised for them."""
+        failed commands come back as results with that status; nothing is raised for them.
+        `correlation_id` and `metadata`, when given, go with every one of them."""
         ids: Sequence[str | None] = [None] * len(commands) if command_ids is None else command_ids
-        return self._send([self._item(c, i) for c, i in zip(commands, ids, strict=True)], timeout)
+        meta = command_meta(correlation_id, metadata)
+        return self._send([self._item(c, i, meta) for c, i in zip(commands, ids, strict=True)], timeout)
 
-    def _item(self, command: Command, command_id: Any) -> _Outgoing:
+    def _item(self, command: Command, command_id: Any, meta: dict[str, Any] = NO_META) -> _Outgoing:
         if not isinstance(command, Command):
             raise ValidationFailed(f"expected a Command, got {type(command).__name__}")
         type_name = type(command).__name__
@@ -342,7 +351,8 @@ class Encore:
                 f"command id {command_id!r} is not usable: give a non-empty string, or none for a new one")
         # a stable hash of the stream: one aggregate always lands on the same shard (one writer)
         shard = zlib.crc32(self.app.stream_of(command).encode()) % len(self._topology.shards)
-        return _Outgoing((type_name, plain_fields(command), command_id), command_id, shard)
+        wire = (type_name, plain_fields(command), command_id, meta) if meta else (type_name, plain_fields(command), command_id)
+        return _Outgoing(wire, command_id, shard)
 
     def _send(self, items: list[_Outgoing], timeout: float) -> list[CommandResult]:
         """One batch per shard; results in the items' order. The same command sent more than
@@ -493,7 +503,7 @@ class Encore:
                     page = held.pop(upto)
                     for record in page.events:
                         if record[0] > upto:
-                            yield StoredEvent(*record)
+                            yield as_stored_event(record)
                     upto = page.upto
                     self._tell_feed(PageSeen(request.subscription_id))
         finally:

@@ -19,12 +19,14 @@ from typing import Any, NamedTuple
 
 from storage import AppendEntry, CommandOutcome, EventStore, Rejection, Snapshot, StoredEvent, codec
 from storage.batch import check_command_id, check_stream_id
+from storage.records import NO_META
 
 from .app import App
 from .collector import collector_paused
 from .domain import Aggregate, Command, DomainError
 from .errors import EncoreError, InvalidRecord, StorageError, ValidationFailed
 from .measures import MS_BUCKETS, SIZE_BUCKETS, Histogram
+from .metadata import check_meta
 from .settings import Settings
 from .wire import accepted, check_version, failed, invalid, rejected
 
@@ -70,6 +72,7 @@ class _Parsed(NamedTuple):
     command_id: str
     command: Command
     digest: str
+    meta: dict[str, Any]   # what its events carry besides (actors/metadata.py)
 
 
 class _Pending(NamedTuple):
@@ -139,13 +142,13 @@ class AggregateHost:
         parsed, seen = [], set()
         for index, item in enumerate(commands):
             try:
-                type_name, data, command_id = _unpack_item(item)
+                type_name, data, command_id, meta = _unpack_item(item)
                 if command_id in seen:
                     raise ValidationFailed(f"command id {command_id!r} appears twice in one batch")
                 seen.add(command_id)
                 packed = self._packed(type_name, data)
                 command = self.app.parse_command(type_name, data)  # the type name is known from here
-                parsed.append(_Parsed(index, command_id, command, _digest(type_name, packed)))
+                parsed.append(_Parsed(index, command_id, command, _digest(type_name, packed), meta))
             except ValidationFailed as e:
                 batch.results[index] = invalid(e, _command_id_of(item))
         return parsed
@@ -205,7 +208,7 @@ class AggregateHost:
         new_events = tuple([self.app.to_new_event(event) for event in events])
         live.version += len(new_events)
         shown = [{"type": e.type, "data": e.data} for e in new_events]
-        batch.add(AppendEntry(command_id, stream, expected, new_events, None, item.digest),
+        batch.add(AppendEntry(command_id, stream, expected, new_events, None, item.digest, item.meta),
                   _Pending(index, command_id, stream, item.digest, shown))
 
     def _note_storage_error(self, error: str) -> None:
@@ -330,9 +333,9 @@ class AggregateHost:
                     if record[_SCHEMA] == schema:
                         apply(factory(record[_DATA]))
                     else:
-                        apply(registry.decode(StoredEvent._make(record)))
+                        apply(registry.decode(codec.as_stored_event(record)))
         except Exception:   # the record no longer fits its class, or else the aggregate's own apply raised
-            fault = self.app.record_at_fault(StoredEvent._make(record))
+            fault = self.app.record_at_fault(codec.as_stored_event(record))
             if fault is not None:
                 raise fault from None
             raise
@@ -366,20 +369,21 @@ def _digest(type_name: str, packed_fields: bytes) -> str:
     return hashlib.blake2b(type_name.encode() + b"\0" + packed_fields, digest_size=8).hexdigest()
 
 
-def _unpack_item(item: Any) -> tuple[str, dict, str]:
-    if not isinstance(item, list | tuple) or len(item) != 3:
-        raise ValidationFailed("a command must travel as (type, fields, command id)")
-    type_name, data, command_id = item
+def _unpack_item(item: Any) -> tuple[str, dict, str, dict]:
+    if not isinstance(item, list | tuple) or len(item) not in (3, 4):
+        raise ValidationFailed("a command must travel as (type, fields, command id[, meta])")
+    type_name, data, command_id, meta = item if len(item) == 4 else (*item, NO_META)
+    check_meta(meta)
     try:
         check_command_id(command_id)  # the store's own rule, checked before the batch is decided
     except InvalidRecord as e:
         raise ValidationFailed(str(e)) from None
     if not isinstance(type_name, str):
         raise ValidationFailed(f"command type must be a string, not {type(type_name).__name__}")
-    return type_name, data, command_id
+    return type_name, data, command_id, meta
 
 
 def _command_id_of(item: Any) -> Any:
-    if isinstance(item, list | tuple) and len(item) == 3 and isinstance(item[2], str):
+    if isinstance(item, list | tuple) and len(item) in (3, 4) and isinstance(item[2], str):
         return item[2]
     return None

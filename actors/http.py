@@ -1,7 +1,8 @@
 """The HTTP door: a running system's app over HTTP/JSON (Starlette on uvicorn, over AsyncEncore).
 
     POST /commands/{Type}        body: the command's fields as a JSON object; header
-                                 Idempotency-Key: the command id (a retry with it applies once)
+                                 Idempotency-Key: the command id (a retry with it applies once);
+                                 X-Correlation-Id and X-Encore-Meta-<name>: its events' meta
                                  200 accepted (position, version, events), 409 rejected (code,
                                  message), 422 invalid (pydantic's field errors), 503 unavailable
                                  or timed out, 500 failed (not written): retry with the same key
@@ -39,6 +40,7 @@ from .async_client import AsyncEncore
 from .client import CommandResult
 from .errors import AskTimeout, EncoreError, Unavailable, ValidationFailed
 from .fields import parse_fields
+from .metadata import MAX_ID_CHARS
 from .wire import check_position, check_timeout
 
 MAX_BODY_BYTES = 1 << 20
@@ -47,6 +49,7 @@ DEFAULT_MAX_REQUESTS = 1024
 DEFAULT_MAX_STREAMS = 100
 RETRY_AFTER_S = 1
 MAX_KEY_CHARS = 200
+META_PREFIX = "x-encore-meta-"   # HTTP headers that become a command's metadata (lower-cased names)
 STATUS_CODES = {"accepted": 200, "rejected": 409, "invalid": 422, "unavailable": 503, "timeout": 503, "failed": 500}
 
 
@@ -161,10 +164,16 @@ async def send_command(request: Request) -> Response:
                       f"the Idempotency-Key header must be 1 to {MAX_KEY_CHARS} printable characters")
     try:
         command = encore.app.parse_command(type_name, body)
-        result = await encore.submit(command, command_id=command_id)
+        result = await encore.submit(command, command_id=command_id, **_meta_headers(request))
     except EncoreError as e:
         return _from_exception(e)
     return JSONResponse(_result_body(result), status_code=STATUS_CODES.get(result.status, 500))
+
+
+def _meta_headers(request: Request) -> dict[str, Any]:
+    """X-Correlation-Id and the X-Encore-Meta-<name> headers, as `ask` takes them (checked there)."""
+    headers = {name[len(META_PREFIX):]: value for name, value in request.headers.items() if name.startswith(META_PREFIX)}
+    return {"correlation_id": request.headers.get("x-correlation-id"), "metadata": headers}
 
 
 async def _body(request: Request) -> dict[str, Any] | Response:
@@ -256,9 +265,7 @@ async def stream_events(request: Request) -> Response:
         try:
             yield ": subscribed\n\n"   # headers and a first byte at once
             async for event in subscription:
-                data = json.dumps({"offset": event.offset, "stream": event.stream, "version": event.version,
-                                   "type": event.type, "schema_version": event.schema_version,
-                                   "data": event.data, "time": event.time, "command_id": event.command_id})
+                data = json.dumps({**event.envelope(), "data": event.data})
                 yield f"id: {event.offset}\nevent: {event.type}\ndata: {data}\n\n"
         except EncoreError as e:
             yield f"event: error\ndata: {json.dumps({'error': type(e).__name__, 'message': str(e)})}\n\n"
@@ -322,7 +329,10 @@ def _command_operation(name: str, model: Any) -> dict[str, Any]:
         "summary": (model.__doc__ or name).strip().splitlines()[0], "operationId": f"command_{name}",
         "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
                         "schema": {"type": "string", "maxLength": MAX_KEY_CHARS},
-                        "description": "the command id: a retry with the same key applies once"}],
+                        "description": "the command id: a retry with the same key applies once"},
+                       {"name": "X-Correlation-Id", "in": "header", "required": False,
+                        "schema": {"type": "string", "maxLength": MAX_ID_CHARS},
+                        "description": "shared by every event this command sets off (default: the command id)"}],
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": {"$ref": f"#/components/schemas/{name}"}}}},
         "responses": {"200": _response("Accepted", "accepted: the events it recorded and their position"),

@@ -161,7 +161,7 @@ class Unsubscribe:
 @dataclass(frozen=True, repr=False)
 class CommandBatch:
     batch_id: str
-    commands: list[tuple[str, dict, str]]   # (command type, fields, command id)
+    commands: list[tuple]   # (command type, fields, command id), and its meta when it has some
 
     def __repr__(self) -> str:
         return _summary(self, "batch_id", len(self.commands), "commands")

@@ -25,6 +25,7 @@ from storage import EventStore, StoredEvent, ViewSnapshot
 from .app import App
 from .domain import CancelDeadline, Command, Deadline, Reactor, plain_fields
 from .errors import ValidationFailed
+from .metadata import caused_by
 from .pages import PAGE, SharedPages
 
 SAVE_EVERY_EVENTS = 1_000   # a checkpoint moved this far is saved...
@@ -38,8 +39,10 @@ class Outgoing(NamedTuple):
     command: Command
     cause: StoredEvent
 
-    def wire(self) -> tuple[str, dict, str]:
-        return type(self.command).__name__, plain_fields(self.command), self.command_id
+    def wire(self) -> tuple[str, dict, str, dict]:
+        """As it travels: its events carry the cause's correlation id and headers, and the cause
+        as their causation."""
+        return type(self.command).__name__, plain_fields(self.command), self.command_id, caused_by(self.cause)
 
 
 @dataclass

@@ -98,11 +98,11 @@ class _Planner:
         if entry.events and actual != entry.expected_version:
             raise ConcurrencyConflict(entry.stream, entry.expected_version, actual)
         version, offset, result = actual, self.next_offset, self.result
-        stream, command_id, now = entry.stream, entry.command_id, self.now
+        stream, command_id, now, meta = entry.stream, entry.command_id, self.now, entry.meta
         for new in entry.events:
             version += 1
             raw = codec.pack_event_fields(
-                offset, stream, version, new.type, new.schema_version, new.data, command_id, now
+                offset, stream, version, new.type, new.schema_version, new.data, command_id, now, meta
             )
             if len(raw) > self.max_event_bytes:
                 raise InvalidRecord(

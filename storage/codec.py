@@ -8,8 +8,8 @@ with a schema version per type and upcasters for older schemas.
 from __future__ import annotations
 
 import datetime
-import decimal
 import functools
+import decimal
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -18,10 +18,11 @@ from typing import Any
 import msgpack
 
 from .errors import DecodeError, InvalidRecord, UnknownEventType
-from .records import CommandOutcome, Rejection, Snapshot, StoredEvent, ViewSnapshot
+from .records import NO_META, CommandOutcome, Rejection, Snapshot, StoredEvent, ViewSnapshot
 
 _new_tuple = tuple.__new__
 _as_stored_event = functools.partial(_new_tuple, StoredEvent)
+_FIELDS = len(StoredEvent._fields)   # 9; records written before events had meta have 8
 _unpackb = msgpack.unpackb
 _packers = threading.local()
 Raw = bytes | memoryview  # what LMDB hands back (bytes with buffers=False, as Encore opens it)
@@ -101,11 +102,11 @@ def pack_event(event: StoredEvent) -> bytes:
 
 def pack_event_fields(
     offset: int, stream: str, version: int, type_name: str, schema_version: int,
-    data: dict[str, Any], command_id: str, time: float,
+    data: dict[str, Any], command_id: str, time: float, meta: dict[str, Any] = NO_META,
 ) -> bytes:
     """A log record from the fields of a `StoredEvent`, in its order (the append hot path)."""
     try:
-        return packb((offset, stream, version, type_name, schema_version, data, command_id, time))
+        return packb((offset, stream, version, type_name, schema_version, data, command_id, time, meta or None))
     except (TypeError, ValueError, OverflowError) as e:
         raise _not_plain(f"event {type_name!r} of stream {stream!r}", e) from e
 
@@ -114,16 +115,29 @@ def unpack_event(raw: bytes) -> StoredEvent:
     """Decode one log record, checking its shape."""
     try:
         fields = _unpackb(raw, use_list=False, raw=False, strict_map_key=False)   # events hold JSON forms only
-        if len(fields) != 8:
-            raise ValueError(f"{len(fields)} fields instead of 8")
-        return _new_tuple(StoredEvent, fields)
+        if len(fields) not in (_FIELDS - 1, _FIELDS):
+            raise ValueError(f"{len(fields)} fields instead of {_FIELDS}")
+        return as_stored_event(fields)
     except Exception as e:
         raise DecodeError(f"a stored event does not decode ({e}); the data directory is damaged") from e
 
 
+def as_stored_event(record: tuple) -> StoredEvent:
+    """A `StoredEvent` from a decoded log record; a record written before events had meta gets
+    none. (An event with no meta stores nil, not an empty map: a map per event would be one more
+    object for the collector to track on every read of the log.)"""
+    if len(record) == _FIELDS:
+        return _new_tuple(StoredEvent, record)
+    return _new_tuple(StoredEvent, (*record, None))
+
+
 def unpack_events(raws: Iterable[bytes | memoryview]) -> list[StoredEvent]:
-    """Decode many log records (scans, stream reads): `unpack_records`, each named."""
-    return list(map(_as_stored_event, unpack_records(raws)))
+    """Decode many log records (scans, stream reads): `unpack_records`, each named (all in C
+    when every record has meta, as every record written since format 4 has)."""
+    records = unpack_records(raws)
+    if records and min(map(len, records)) == _FIELDS:
+        return list(map(_as_stored_event, records))
+    return list(map(as_stored_event, records))
 
 
 def unpack_records(raws: Iterable[bytes | memoryview]) -> list[tuple]:

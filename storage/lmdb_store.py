@@ -51,7 +51,8 @@ from .errors import (
 from .records import AppendEntry, CommandOutcome, Snapshot, StoredEvent, ViewSnapshot
 from .tail import INDEX_EVERY, StreamTail
 
-FORMAT_VERSION = 3  # 2: no `streams` table; 3: the stream index lags the log (meta `indexed`)
+FORMAT_VERSION = 4  # 2: no `streams` table; 3: the stream index lags the log (meta `indexed`);
+                    # 4: events carry meta (a 9th field: format 3's 8-field records still read)
 DEFAULT_MAP_SIZE = 64 << 20
 _U64 = struct.Struct(">Q")
 _forks_seen = 0   # forks this process came out of: a store opened before one is not this process's
@@ -436,8 +437,8 @@ class LmdbStore:
             self._adopt_or_refuse()
             return
         version = codec.unpack_meta(found)
-        if version == 2:
-            self._upgrade_from_2()
+        if version in (2, 3):
+            self._upgrade_from(version)
         elif version != FORMAT_VERSION:
             raise IncompatibleStore(
                 f"the store at {self.path} has format version {version}, and this Encore reads "
@@ -445,11 +446,14 @@ class LmdbStore:
                 f"data directory"
             )
 
-    def _upgrade_from_2(self) -> None:
-        """Format 2 indexed every event in its own commit: the whole log is indexed."""
+    def _upgrade_from(self, version: int) -> None:
+        """Format 2 indexed every event in its own commit: the whole log is indexed. Format 3's
+        records are read as they are (no meta); only the format record changes, so that an older
+        Encore refuses the store rather than misread its new records."""
         def write(txn: lmdb.Transaction) -> None:
-            head = _TxnReader(self, txn).head_offset()
-            txn.put(b"indexed", _u64(head), db=self._dbs["meta"])
+            if version == 2:
+                head = _TxnReader(self, txn).head_offset()
+                txn.put(b"indexed", _u64(head), db=self._dbs["meta"])
             txn.put(b"format", codec.pack_meta(FORMAT_VERSION), db=self._dbs["meta"])
 
         self._write(write, outcome="the store was not upgraded")

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 
+NO_META: dict[str, Any] = {}   # (shared, never changed: the meta of an event with nothing to add)
+
+
 class StoredEvent(NamedTuple):
     """One event as the log holds it. A tuple, so decoding is one allocation per event."""
 
@@ -21,6 +24,36 @@ class StoredEvent(NamedTuple):
     data: dict[str, Any]
     command_id: str      # the command that recorded it
     time: float          # unix time of the commit
+    meta: dict[str, Any] | None = None   # correlation_id, causation_id, metadata: each only when given
+
+    @property
+    def event_id(self) -> str:
+        """The event's id wherever it is seen: "<stream>@<version>" (what a causation id names)."""
+        return f"{self.stream}@{self.version}"
+
+    @property
+    def correlation_id(self) -> str:
+        """The id shared by everything one request set off: the caller's, or the first command's id;
+        a reactor's commands carry the correlation id of the event that caused them."""
+        return (self.meta or NO_META).get("correlation_id", self.command_id)
+
+    @property
+    def causation_id(self) -> str:
+        """What caused this event: its command's id, or for a reactor's command the id of the event
+        the reactor answered (its `event_id`)."""
+        return (self.meta or NO_META).get("causation_id", self.command_id)
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The caller's own headers (`ask(..., metadata={"user": "ann"})`, HTTP `X-Encore-Meta-*`)."""
+        return (self.meta or NO_META).get("metadata", NO_META)
+
+    def envelope(self) -> dict[str, Any]:
+        """Everything about the event but its data, as plain JSON-ready values (CLI, SSE)."""
+        return {"offset": self.offset, "stream": self.stream, "version": self.version, "type": self.type,
+                "schema_version": self.schema_version, "time": self.time, "command_id": self.command_id,
+                "correlation_id": self.correlation_id, "causation_id": self.causation_id,
+                "metadata": self.metadata}
 
 
 class NewEvent(NamedTuple):
@@ -53,6 +86,7 @@ class AppendEntry(NamedTuple):
     events: tuple[NewEvent, ...] = ()
     rejection: Rejection | None = None
     digest: str = ""     # what the command said (type and fields), recorded with its id
+    meta: dict[str, Any] = NO_META   # stored with each of its events (StoredEvent.meta)
 
 
 class CommandOutcome(NamedTuple):

@@ -177,3 +177,19 @@ def test_events_over_sse_come_as_the_code_reads_them_and_as_stored_with_raw(tmp_
         system.stop()
     assert (read["data"], read["schema_version"]) == ({"full_name": "Ada"}, 2)
     assert (stored["data"], stored["schema_version"]) == ({"name": "Ada"}, 1) and stored["command_id"] == "c1"
+
+
+def test_correlation_and_meta_headers_go_with_the_events_and_show_in_the_event_stream(door):
+    http, base, _ = door
+    opened = http.post("/commands/OpenAccount", json={"account_id": "meta-h", "owner": "o"},
+                       headers={"X-Correlation-Id": "cart-5", "X-Encore-Meta-User": "ann"})
+    assert opened.status_code == 200, opened.text
+    bad = http.post("/commands/Deposit", json={"account_id": "meta-h", "amount": 1},
+                    headers={"X-Encore-Meta-User": "a\u0007b".encode()})
+    assert bad.status_code == 422 and "metadata 'user' is not usable" in bad.json()["message"]
+    with http.stream("GET", "/events", params={"after": opened.json()["position"] - 1}) as response:
+        shown = _next_event(response.iter_lines())
+    assert shown["stream"] == "account:meta-h" and shown["correlation_id"] == "cart-5"
+    assert shown["metadata"] == {"user": "ann"} and shown["causation_id"] == opened.json()["command_id"]
+    state = http.get("/queries/GetBalance", params={"account_id": "meta-h", "after": opened.json()["position"]})
+    assert state.json()["balance"] == 0   # the refused deposit wrote nothing

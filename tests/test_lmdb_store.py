@@ -56,6 +56,34 @@ def test_a_store_of_another_format_version_is_refused(tmp_path):
         open_store(tmp_path / "s")
 
 
+def test_a_format_3_store_of_events_without_meta_is_read_and_written_on(tmp_path):
+    """Format 3 wrote 8 fields per event; they read with no meta (correlation and causation are
+    the command id), and the store takes new events with meta beside them."""
+    import msgpack
+
+    with open_store(tmp_path / "s") as store:
+        store.append([entry("c1", "s:a", 0, "E")])
+    env = lmdb.open(str(tmp_path / "s"), max_dbs=10)
+    meta, log = env.open_db(b"meta"), env.open_db(b"log")
+    with env.begin(write=True) as txn:
+        key, raw = next(iter(txn.cursor(db=log)))
+        assert len(msgpack.unpackb(raw)) == 9
+        txn.put(key, msgpack.packb(msgpack.unpackb(raw)[:8]), db=log)   # as format 3 wrote it
+        txn.put(b"format", codec.pack_meta(3), db=meta)
+    env.close()
+    with open_store(tmp_path / "s") as store:
+        store.append([entry("c2", "s:a", 1, "E")._replace(meta={"correlation_id": "k"})])
+        old, new = store.read_log(after=0, limit=10)
+        assert (old.meta, old.correlation_id, old.causation_id) == (None, "c1", "c1")
+        assert (new.correlation_id, new.causation_id, new.event_id) == ("k", "c2", "s:a@2")
+        assert [e.command_id for e in store.read_stream("s:a")] == ["c1", "c2"]
+    env = lmdb.open(str(tmp_path / "s"), max_dbs=10)
+    meta = env.open_db(b"meta")
+    with env.begin() as txn:
+        assert codec.unpack_meta(txn.get(b"format", db=meta)) == FORMAT_VERSION
+    env.close()
+
+
 def test_a_format_2_store_is_upgraded_in_place(tmp_path):
     """Format 2 indexed every event as it was written; format 3 lets the index lag the log."""
     from storage import AppendEntry, Rejection
@@ -67,7 +95,7 @@ def test_a_format_2_store_is_upgraded_in_place(tmp_path):
     env = lmdb.open(str(tmp_path / "s"), max_dbs=10)
     meta = env.open_db(b"meta")
     with env.begin(write=True) as txn:
-        assert codec.unpack_meta(txn.get(b"format", db=meta)) == FORMAT_VERSION == 3
+        assert codec.unpack_meta(txn.get(b"format", db=meta)) == FORMAT_VERSION == 4
         txn.put(b"format", codec.pack_meta(2), db=meta)
         txn.delete(b"indexed", db=meta)
     env.close()

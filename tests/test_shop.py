@@ -190,3 +190,26 @@ def test_an_order_not_paid_in_time_is_cancelled_its_stock_released_and_a_late_pa
     assert order["status"] == "cancelled" and order["reason"] == "not paid in time"
     assert stock == {"added": 1, "available": 1, "reserved": 0, "sold": 0}
     assert balance == 100   # charged, then refunded: the payment came after the cancellation
+
+
+def test_a_sagas_commands_carry_the_orders_correlation_id_and_headers_and_name_the_event_that_caused_them(
+        tmp_path, inbox):
+    with Encore.embedded(app, tmp_path / "data") as client:
+        client.ask_many([OpenAccount(account_id="cora", owner="Cora"), AddStock(product_id="mug", quantity=2)])
+        client.ask(Deposit(account_id="cora", amount=50))
+        placed = client.ask(PlaceShopOrder(order_id="o9", customer="cora", product_id="mug", quantity=1, price=20),
+                            correlation_id="checkout-o9", metadata={"user": "cora", "channel": "web"})
+        _settled(client, 1)
+        with open_store(tmp_path / "data" / "store") as store:
+            log = store.read_log(after=0, limit=1000)
+    by_id = {e.event_id: e for e in log}
+    saga = [e for e in log if e.correlation_id == "checkout-o9"]
+    assert {e.stream.partition(":")[0] for e in saga} == {"shop-order", "product", "account"}, saga
+    assert all(e.metadata == {"user": "cora", "channel": "web"} for e in saga)
+    first, *caused = saga
+    assert first.command_id == placed.command_id == first.causation_id and first.type == "ShopOrderPlaced"
+    for event in caused:   # each names an earlier event of the saga as its cause
+        cause = by_id[event.causation_id]
+        assert cause.correlation_id == "checkout-o9" and cause.offset < event.offset
+    others = [e for e in log if e.correlation_id != "checkout-o9"]
+    assert all(e.correlation_id == e.causation_id == e.command_id and e.metadata == {} for e in others)
