@@ -37,8 +37,8 @@ from .domain import Command, Query, plain_fields
 from .endpoints import private_endpoint
 from .errors import AskTimeout, EncoreError, ValidationFailed
 from .mailbox import Mailbox
-from .metadata import command_meta
 from .messages import QueryAnswer, QueryRequest
+from .metadata import command_meta
 
 DEFAULT_LINGER_S = 0.002
 DEFAULT_MAX_BATCH = 500

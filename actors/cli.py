@@ -21,8 +21,8 @@ from storage import open_store
 from . import system
 from .app import load_app
 from .errors import EncoreError, ValidationFailed
-from .metadata import command_meta
 from .fields import parse_fields
+from .metadata import command_meta
 from .settings import Settings
 from .wire import MAX_POSITION
 

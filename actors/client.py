@@ -47,7 +47,6 @@ from .errors import (
     Unavailable,
     ValidationFailed,
 )
-from .metadata import command_meta
 from .messages import (
     BatchResults,
     CommandBatch,
@@ -74,6 +73,7 @@ from .messages import (
     Topology,
     Unsubscribe,
 )
+from .metadata import command_meta
 from .page_reader import PageReader, ReaderBroken
 from .settings import STATE_FILE, Settings
 from .supervisor import Supervisor
@@ -142,7 +142,7 @@ class CommandResult:
 class _Outgoing(NamedTuple):
     """A command ready to send: what travels, its id, and the shard it routes to."""
 
-    wire: tuple[str, dict, str]   # (type, fields, command id)
+    wire: tuple   # (type, fields, command id), and its meta when it has some
     command_id: str
     shard: int
 
@@ -351,7 +351,8 @@ class Encore:
                 f"command id {command_id!r} is not usable: give a non-empty string, or none for a new one")
         # a stable hash of the stream: one aggregate always lands on the same shard (one writer)
         shard = zlib.crc32(self.app.stream_of(command).encode()) % len(self._topology.shards)
-        wire = (type_name, plain_fields(command), command_id, meta) if meta else (type_name, plain_fields(command), command_id)
+        fields = plain_fields(command)
+        wire = (type_name, fields, command_id, meta) if meta else (type_name, fields, command_id)
         return _Outgoing(wire, command_id, shard)
 
     def _send(self, items: list[_Outgoing], timeout: float) -> list[CommandResult]:

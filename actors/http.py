@@ -172,7 +172,8 @@ async def send_command(request: Request) -> Response:
 
 def _meta_headers(request: Request) -> dict[str, Any]:
     """X-Correlation-Id and the X-Encore-Meta-<name> headers, as `ask` takes them (checked there)."""
-    headers = {name[len(META_PREFIX):]: value for name, value in request.headers.items() if name.startswith(META_PREFIX)}
+    headers = {name[len(META_PREFIX):]: value
+               for name, value in request.headers.items() if name.startswith(META_PREFIX)}
     return {"correlation_id": request.headers.get("x-correlation-id"), "metadata": headers}
 
 

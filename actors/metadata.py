@@ -40,7 +40,7 @@ def command_meta(correlation_id: str | None = None, metadata: Mapping[str, str] 
 def caused_by(cause: StoredEvent) -> dict[str, Any]:
     """The meta of a reactor's command: its cause's correlation id and headers, the cause itself
     as its causation."""
-    meta = {"correlation_id": cause.correlation_id, "causation_id": cause.event_id}
+    meta: dict[str, Any] = {"correlation_id": cause.correlation_id, "causation_id": cause.event_id}
     if cause.metadata:
         meta["metadata"] = cause.metadata
     return meta

@@ -19,8 +19,6 @@ the shop's takings).
 from __future__ import annotations
 
 import os
-import smtplib
-from email.message import EmailMessage
 
 from pydantic import Field
 
@@ -46,6 +44,7 @@ from actors import (
 
 from . import bank
 from .bank import AccountOpened, Deposit, Withdraw
+from .mail import send_email
 
 PAY_WITHIN_S = float(os.environ.get("ENCORE_SHOP_PAY_WITHIN_S", "30"))
 Name = Field(min_length=1, max_length=100)
@@ -320,16 +319,9 @@ class Welcome(Reactor):
 
     @effect(AccountOpened)
     def email(self, e, stored, key):
-        host, _, port = os.environ.get("ENCORE_SMTP", "127.0.0.1:8025").rpartition(":")
-        message = EmailMessage()
-        message["From"] = "shop@encore.invalid"
-        message["To"] = f"{e.account_id}@customers.invalid"
-        message["Subject"] = f"Welcome, {e.owner}"
-        message["Message-ID"] = f"<{key.replace(':', '.')}@encore.invalid>"   # the same on every try: the key
-        message["X-Idempotency-Key"] = key
-        message.set_content(f"Welcome to the shop, {e.owner}. Your account is {e.account_id}.")
-        with smtplib.SMTP(host, int(port), timeout=5) as smtp:
-            smtp.send_message(message)
+        send_email(sender="shop@encore.invalid", to=f"{e.account_id}@customers.invalid",
+                   subject=f"Welcome, {e.owner}", key=key,
+                   body=f"Welcome to the shop, {e.owner}. Your account is {e.account_id}.")
 
 
 # ---------------------------------------------------------------- views

@@ -440,8 +440,10 @@ def simulate(args: argparse.Namespace) -> int:
         verification.add("client", run["report"].errors)
         status = target.client.status()
         result = {**figures(args, target, workload, run, verification, status), **settled}
-        if settled.get("sagas", {}).get("unfinished") or settled.get("effects", {}).get("parked"):
-            result["verify"]["ok"] = False   # a saga left unfinished, or an effect parked
+        effects = settled.get("effects", {})
+        if settled.get("sagas", {}).get("unfinished") or effects.get("parked") or \
+                effects.get("emails_unique", 0) < effects.get("emails_expected", 0):
+            result["verify"]["ok"] = False   # a saga left unfinished, an effect parked, an email missing
         if chaos is not None:
             result["chaos"] = chaos.report(status, run["report"].retried, verification.lost, verification.duplicated)
         publish(args, workload, run, result)   # before the system stops: a failed stop loses no figure

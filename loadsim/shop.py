@@ -11,38 +11,25 @@ email per customer (the same Message-ID twice on the wire is allowed and counted
 
 from __future__ import annotations
 
-import os
 import random
-import socket
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from actors.client import Encore
 from examples import bank, shop
 
-from .workload import Plan, Step, Workload
+from .mailing import MailingWorkload
+from .workload import Plan, Step
 
-SETTLE_TIMEOUT_S = 180.0
 PRODUCTS = 20
 
 
-class ShopWorkload(Workload):
+class ShopWorkload(MailingWorkload):
     name = "shop"
     app = shop.app
     app_path = "examples.shop:app"
     default_entities, default_commands = 500, 5_000
     quick_entities, quick_commands = 50, 300
     default_reads = 0
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.inbox: Any = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Client processes get the workload without the SMTP inbox (it stays in the simulator)."""
-        return {**super().__getstate__(), "inbox": None}
 
     def customer(self, i: int) -> str:
         return f"{self.prefix}customer-{i}"
@@ -73,56 +60,23 @@ class ShopWorkload(Workload):
     def observed(self, answer: Any) -> Any:
         return answer is not None
 
-    # ---------------------------------------------------------------- the services and the end
-
-    @contextmanager
-    def services(self) -> Iterator[None]:
-        """A real SMTP server for the welcome emails, named to the system by ENCORE_SMTP."""
-        from .smtp import start
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        controller, self.inbox = start(port)
-        before = os.environ.get("ENCORE_SMTP")
-        os.environ["ENCORE_SMTP"] = f"127.0.0.1:{port}"
-        try:
-            yield
-        finally:
-            controller.stop()
-            if before is None:
-                os.environ.pop("ENCORE_SMTP", None)
-            else:
-                os.environ["ENCORE_SMTP"] = before
+    # ---------------------------------------------------------------- the end
 
     def settle(self, client: Encore, plan: Plan) -> dict[str, Any]:
-        """Wait until every saga and email is done (or SETTLE_TIMEOUT_S); the figures of the end."""
-        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        """Wait until every saga and email is done (or the deadline); the figures of the end."""
         customers = len(plan.model["deposits"])
-        while time.monotonic() < deadline:
-            summary, reactors = self._summary(client), self._reactors(client)
-            busy = any(r.get("lag") or r.get("in_flight") or r.get("undecided") for r in reactors)
-            settled = summary["by_status"].keys() <= {"confirmed", "cancelled"}
-            if settled and not busy and len(set(self._emails())) >= customers:
-                break
-        status, emails = self._summary(client)["by_status"], self._emails()
+        self.wait_for_reactors(client, customers, lambda: self._summary(client)["by_status"].keys() <= {
+            "confirmed", "cancelled"})
+        status = self._summary(client)["by_status"]
         return {
             "sagas": {"orders": plan.model["orders"], "completed": status.get("confirmed", 0),
                       "cancelled": status.get("cancelled", 0),
                       "unfinished": plan.model["orders"] - status.get("confirmed", 0) - status.get("cancelled", 0)},
-            "effects": {"emails_expected": customers, "emails_received": len(emails),
-                        "emails_unique": len(set(emails)), "parked": len(client.parked())},
+            "effects": self.effects(client, customers),
         }
 
     def _summary(self, client: Encore) -> dict:
         return client.query(shop.GetShopSummary(), timeout=30)
-
-    @staticmethod
-    def _reactors(client: Encore) -> list[dict]:
-        return [a for a in client.status()["actors"] if a.get("role") == "reactor"]
-
-    def _emails(self) -> list[str]:
-        return self.inbox.message_ids() if self.inbox is not None else []
 
     def check_views(self, views, plan, *, whole_log):
         found: list[str] = []

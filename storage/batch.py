@@ -98,7 +98,7 @@ class _Planner:
         if entry.events and actual != entry.expected_version:
             raise ConcurrencyConflict(entry.stream, entry.expected_version, actual)
         version, offset, result = actual, self.next_offset, self.result
-        stream, command_id, now, meta = entry.stream, entry.command_id, self.now, entry.meta
+        stream, command_id, now, meta = entry.stream, entry.command_id, self.now, entry.meta or None
         for new in entry.events:
             version += 1
             raw = codec.pack_event_fields(

@@ -8,8 +8,8 @@ with a schema version per type and upcasters for older schemas.
 from __future__ import annotations
 
 import datetime
-import functools
 import decimal
+import functools
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -18,7 +18,7 @@ from typing import Any
 import msgpack
 
 from .errors import DecodeError, InvalidRecord, UnknownEventType
-from .records import NO_META, CommandOutcome, Rejection, Snapshot, StoredEvent, ViewSnapshot
+from .records import CommandOutcome, Rejection, Snapshot, StoredEvent, ViewSnapshot
 
 _new_tuple = tuple.__new__
 _as_stored_event = functools.partial(_new_tuple, StoredEvent)
@@ -102,7 +102,7 @@ def pack_event(event: StoredEvent) -> bytes:
 
 def pack_event_fields(
     offset: int, stream: str, version: int, type_name: str, schema_version: int,
-    data: dict[str, Any], command_id: str, time: float, meta: dict[str, Any] = NO_META,
+    data: dict[str, Any], command_id: str, time: float, meta: dict[str, Any] | None = None,
 ) -> bytes:
     """A log record from the fields of a `StoredEvent`, in its order (the append hot path)."""
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-
 NO_META: dict[str, Any] = {}   # (shared, never changed: the meta of an event with nothing to add)
 
 

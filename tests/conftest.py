@@ -1,6 +1,9 @@
 import pytest
 
+from loadsim import smtp as smtp_server
 from storage import MemoryStore, open_store
+
+from .system_helpers import free_port
 
 
 @pytest.fixture(params=["lmdb", "lmdb-index-every-2", "memory"])
@@ -15,3 +18,15 @@ def store(request, tmp_path):
         s = open_store(tmp_path / "store")
     yield s
     s.close()
+
+
+@pytest.fixture
+def inbox(monkeypatch):
+    """A real SMTP server on 127.0.0.1, named to the systems the test starts by ENCORE_SMTP."""
+    port = free_port()
+    controller, inbox = smtp_server.start(port)
+    monkeypatch.setenv("ENCORE_SMTP", f"127.0.0.1:{port}")
+    try:
+        yield inbox
+    finally:
+        controller.stop()

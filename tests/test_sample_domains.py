@@ -4,7 +4,7 @@
 import pytest
 from pydantic import ValidationError
 
-from actors.testing import given
+from actors.testing import given, given_reactor
 from examples import orders, tasks, users
 
 ADDED = tasks.TaskAdded(task_id="t", description="d")
@@ -29,6 +29,40 @@ def test_users_are_unique_and_update_partially():
     given(users.User).when(users.UpdateUser(user_id="u", name="B")).then_rejected("user_not_found")
     user = given(users.User, CREATED, users.UserUpdated(user_id="u", email="new@x.org")).aggregate
     assert (user.name, user.email) == ("Ada", "new@x.org")
+
+
+def test_an_email_claim_has_one_owner_and_only_its_owner_releases_it():
+    claimed = users.EmailClaimed(email="ada@x.org", user_id="u")
+    given(users.EmailClaim).when(users.ClaimEmail(email="ada@x.org", user_id="u", version=1)).then(claimed)
+    given(users.EmailClaim, claimed).when(users.ClaimEmail(email="ada@x.org", user_id="v", version=1)) \
+        .then_rejected("email_taken")
+    given(users.EmailClaim, claimed).when(users.ClaimEmail(email="ada@x.org", user_id="u", version=3)).then()
+    given(users.EmailClaim, claimed).when(users.ReleaseEmail(email="ada@x.org", user_id="v")).then()
+    released = users.EmailReleased(email="ada@x.org", user_id="u")
+    given(users.EmailClaim, claimed).when(users.ReleaseEmail(email="ada@x.org", user_id="u")).then(released)
+    given(users.EmailClaim, claimed, released).when(users.ClaimEmail(email="ada@x.org", user_id="v", version=1)) \
+        .then(users.EmailClaimed(email="ada@x.org", user_id="v"))
+
+
+def test_a_user_is_told_its_email_is_taken_only_while_it_still_asks_for_that_address():
+    given(users.User, CREATED).when(users.MarkEmailTaken(user_id="u", email="ada@x.org")) \
+        .then(users.UserEmailTaken(user_id="u", email="ada@x.org"))
+    moved = users.UserUpdated(user_id="u", email="Other@x.org")
+    given(users.User, CREATED, moved).when(users.MarkEmailTaken(user_id="u", email="ada@x.org")).then()
+
+
+def test_the_claims_saga_claims_each_new_address_and_releases_the_one_held_before():
+    saga = given_reactor(users.EmailClaims)
+    saga.when(users.UserCreated(user_id="u", name="A", email=" Ada@X.org")) \
+        .then_sends(users.ClaimEmail(email="ada@x.org", user_id="u", version=1))
+    first = users.ClaimEmail(email="ada@x.org", user_id="u", version=1)
+    saga.when_accepted(first, CREATED).then_sends()
+    later = users.ClaimEmail(email="new@x.org", user_id="u", version=3)
+    saga.when_accepted(later, CREATED).then_sends(users.ReleaseEmail(email="ada@x.org", user_id="u"))
+    stale = users.ClaimEmail(email="mid@x.org", user_id="u", version=2)   # accepted after a later one
+    saga.when_accepted(stale, CREATED).then_sends(users.ReleaseEmail(email="mid@x.org", user_id="u"))
+    taken = users.ClaimEmail(email="ann@x.org", user_id="v", version=1)
+    saga.when_rejected(taken, "email_taken", CREATED).then_sends(users.MarkEmailTaken(user_id="v", email="ann@x.org"))
 
 
 @pytest.mark.parametrize("fields", [

@@ -15,17 +15,6 @@ from .helpers import welcome_ids
 from .system_helpers import free_port
 
 
-@pytest.fixture
-def inbox(monkeypatch):
-    port = free_port()
-    controller, inbox = smtp_server.start(port)
-    monkeypatch.setenv("ENCORE_SMTP", f"127.0.0.1:{port}")
-    try:
-        yield inbox
-    finally:
-        controller.stop()
-
-
 def _settled(client, orders, seconds=30):
     """Until every order is confirmed or cancelled (asking the view again each time)."""
     deadline = time.monotonic() + seconds

@@ -96,7 +96,7 @@ def test_top_quits_on_q_from_a_terminal(running):
 def test_status_lists_every_actor_with_role_and_pid(running):
     code, status = encore_json("status", data=running.data)
     roles = sorted({a["role"] for a in status["actors"]})
-    assert code == 0 and roles == ["feed", "group", "projection", "shard", "supervisor"]
+    assert code == 0 and roles == ["feed", "group", "projection", "reactor", "shard", "supervisor"]
     assert all(isinstance(a["pid"], int) for a in status["actors"])
     assert isinstance(status["head_offset"], int)
 

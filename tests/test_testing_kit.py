@@ -102,7 +102,7 @@ def test_store_faults_fail_commits_then_let_them_through(encore_system):
 
 def test_a_reactor_effect_runs_with_its_key(monkeypatch):
     from actors.testing import given_reactor
-    from examples import shop
+    from examples import mail, shop
 
     sent = []
 
@@ -119,7 +119,7 @@ def test_a_reactor_effect_runs_with_its_key(monkeypatch):
         def send_message(self, message):
             sent.append((message["To"], message["Message-ID"]))
 
-    monkeypatch.setattr(shop.smtplib, "SMTP", FakeSmtp)
+    monkeypatch.setattr(mail.smtplib, "SMTP", FakeSmtp)
     key = given_reactor(shop.Welcome).runs_effect(OPENED)
     assert key == "welcome:1" and sent == [("a@customers.invalid", "<welcome.1@encore.invalid>")]
     with pytest.raises(AssertionError, match="has no effect for Deposited"):
