@@ -150,7 +150,7 @@ class AggregateHost:
                 command = self.app.parse_command(type_name, data)  # the type name is known from here
                 parsed.append(_Parsed(index, command_id, command, _digest(type_name, packed), meta))
             except ValidationFailed as e:
-                batch.results[index] = invalid(e, _command_id_of(item))
+                batch.results[index] = invalid(e, command_id_of(item))
         return parsed
 
     def _packed(self, type_name: str, data: dict) -> bytes:
@@ -383,7 +383,7 @@ def _unpack_item(item: Any) -> tuple[str, dict, str, dict]:
     return type_name, data, command_id, meta
 
 
-def _command_id_of(item: Any) -> Any:
+def command_id_of(item: Any) -> Any:
     if isinstance(item, list | tuple) and len(item) in (3, 4) and isinstance(item[2], str):
         return item[2]
     return None

@@ -17,7 +17,7 @@ from storage import EventStore, open_store
 
 from .app import resolve_app
 from .errors import EncoreError, StorageError, Unavailable, ValidationFailed
-from .hosting import AggregateHost
+from .hosting import AggregateHost, command_id_of
 from .messages import (
     BatchResults,
     CommandBatch,
@@ -37,7 +37,7 @@ from .notices import NoticeBoard
 from .procinfo import memory_mb
 from .settings import Settings
 from .transmit import reply
-from .wire import error_to_plain, invalid, unavailable
+from .wire import error_to_plain, failed, invalid, unavailable
 
 log = logging.getLogger("encore.shard")
 
@@ -72,11 +72,24 @@ class Shard(ActorTypeDispatcher):
         elif self.host is None:
             results = [unavailable(f"shard {self.index} is not configured yet; retry", None)] * len(msg.commands)
         else:
-            results = self.host.handle_batch(msg.commands)
+            results = self._handled(msg.commands)
         reply(self, sender, BatchResults(msg.batch_id, results))
         if self.board.followers:   # the head this batch reached: its accepted results' positions
             head = max((r.get("position") or 0 for r in results if r.get("status") == "accepted"), default=0)
             self._notify(self.board.committed(head))
+
+    def _handled(self, commands: list) -> list[dict]:
+        """The batch's results; a fault no check foresaw answers every command `failed` rather
+        than leave its callers waiting for an answer that would never come. (A retry with the
+        same ids is safe either way: were the batch written, it returns the recorded results.)"""
+        assert self.host is not None
+        try:
+            return self.host.handle_batch(commands)
+        except Exception as e:
+            log.exception("shard %d: a batch of %d commands failed", self.index, len(commands))
+            self.host.live.clear()   # no tentative state may outlive the batch
+            return [failed(f"the shard could not process its batch: {type(e).__name__}: {e}", command_id_of(c))
+                    for c in commands]
 
     def receiveMsg_StateRequest(self, msg: StateRequest, sender) -> None:
         if self.host is None:

@@ -106,3 +106,4 @@ def test_a_meta_option_without_a_value_is_refused_before_anything_is_sent(tmp_pa
     code = main(["send", "--data", str(tmp_path / "nothing"), "OpenAccount", "account_id=h", "owner=H",
                  "--meta", "user"])
     assert code == 2 and "--meta 'user': give NAME=VALUE" in capsys.readouterr().err
+

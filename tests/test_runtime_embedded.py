@@ -286,3 +286,17 @@ def test_aggregate_state_at_a_past_version_is_the_fold_of_its_first_events(tmp_p
                                       ("account:tt", -1, "integer from 0")):
             with pytest.raises(ValidationFailed, match=says):
                 client.aggregate_state(stream, version)
+
+
+def test_a_fault_no_check_foresaw_answers_the_batch_failed_at_once_and_a_retry_succeeds(tmp_path, monkeypatch):
+    from actors.errors import CommandFailed
+    from actors.hosting import AggregateHost
+    from examples.bank import app
+
+    real = AggregateHost.handle_batch
+    with Encore.embedded(app, tmp_path / "data") as client:
+        monkeypatch.setattr(AggregateHost, "handle_batch", lambda self, commands: 1 / 0)
+        with pytest.raises(CommandFailed, match="ZeroDivisionError"):
+            client.ask(OpenAccount(account_id="z", owner="Zed"), command_id="z-1", timeout=30)
+        monkeypatch.setattr(AggregateHost, "handle_batch", real)
+        assert client.ask(OpenAccount(account_id="z", owner="Zed"), command_id="z-1").accepted
