@@ -1,7 +1,7 @@
 """Encore's actor runtime: the programming model, the actor system and the client."""
 
-from .app import App, load_app
-from .domain import (
+from actors.model.app import App, load_app
+from actors.model.domain import (
     Aggregate,
     CancelDeadline,
     Command,

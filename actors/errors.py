@@ -25,7 +25,7 @@
 The store's branch lives in `storage/` (which knows nothing of actors) and is re-exported here, so
 `from actors.errors import ...` reaches every class. Third-party errors (lmdb, msgpack, pydantic,
 thespian) are translated into these at exactly one boundary each; callers never need to import
-those libraries to handle a failure. How an error crosses the wire as plain data: `actors/wire.py`.
+those libraries to handle a failure. How an error crosses the wire as plain data: `actors/protocol/wire.py`.
 """
 
 from __future__ import annotations

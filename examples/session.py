@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from actors.client import Encore
-from actors.system import DEFAULT_PORT
+from actors.system.launch import DEFAULT_PORT
 from examples import bank, orders, tasks, users
 from loadsim import smtp
 

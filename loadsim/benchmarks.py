@@ -28,15 +28,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from actors.app import App
 from actors.client import Encore
-from actors.domain import Reactor, plain_fields, reacts
 from actors.errors import AskTimeout, EncoreError
-from actors.hosting import AggregateHost
-from actors.messages import Flush, Flushed
-from actors.reacting import ReactorRunner
-from actors.settings import Settings
-from actors.viewing import ViewFollower, latency_summary_ms
+from actors.followers.reactor_runner import ReactorRunner
+from actors.followers.view_fold import ViewFollower, latency_summary_ms
+from actors.model.app import App
+from actors.model.domain import Reactor, plain_fields, reacts
+from actors.process.settings import Settings
+from actors.protocol.messages import Flush, Flushed
+from actors.shard.aggregate_host import AggregateHost
 from examples import bank, shop
 from storage import AppendEntry, NewEvent, Snapshot, open_store
 
@@ -221,7 +221,7 @@ def bench_roundtrip(asks: int) -> dict:
 def bench_push(commands: int) -> dict:
     """Commit to view and commit to subscriber on a launched bank system: single deposits one at
     a time, each its own commit; nobody asks a view to wait (no after=). The view's figure is the
-    balances replica's own record (actors.viewing.DeliveryLatency); the subscriber's, taken in a
+    balances replica's own record (actors.followers.view_fold.DeliveryLatency); the subscriber's, taken in a
     process of its own (so it never waits for this one's GIL) at each event's arrival. Both count
     from the commit time the shard recorded as the commit began, so they include its fsync."""
     workload = BankWorkload(1, 1, 0)

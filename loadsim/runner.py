@@ -24,10 +24,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from actors.app import importable_from, load_app
 from actors.client import Encore
 from actors.errors import ConfigError, EncoreError
-from actors.settings import Settings
+from actors.model.app import importable_from, load_app
+from actors.process.settings import Settings
 from storage import open_store
 
 from . import cpu, report

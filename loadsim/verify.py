@@ -20,8 +20,8 @@ from typing import Any
 
 from actors.client import Encore
 from actors.errors import Unavailable, ValidationFailed
-from actors.settings import Settings
-from actors.viewing import ViewFollower, state_digest
+from actors.followers.view_fold import ViewFollower, state_digest
+from actors.process.settings import Settings
 from storage import open_store
 
 from .workload import Plan, Step, Workload

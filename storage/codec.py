@@ -216,7 +216,7 @@ class EventRegistry:
 
     Each type has a current schema version and two builders: `factory` validates its input (it
     builds events from upcast records), and `rebuild`, for records written with the current
-    schema, may trust them (they were validated when decided; see `actors.domain.rebuilder_of`).
+    schema, may trust them (they were validated when decided; see `actors.model.domain.rebuilder_of`).
     Records written with an older schema pass through the registered upcasters (one per version
     step) before the factory sees them.
     """

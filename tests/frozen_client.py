@@ -12,7 +12,7 @@ import uuid
 import zlib
 
 from actors.client import Encore
-from actors.messages import CommandBatch
+from actors.protocol.messages import CommandBatch
 
 
 def main():

@@ -12,7 +12,7 @@ import sys
 import uuid
 
 from actors.client import Encore
-from actors.messages import BatchResults, CommandBatch
+from actors.protocol.messages import BatchResults, CommandBatch
 
 
 def main():

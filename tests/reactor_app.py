@@ -5,7 +5,7 @@ Every new account is also greeted (an effect, recorded in GREETED of the process
 greeting the owner "unreachable" fails while UNREACHABLE_FAILS is set."""
 
 from actors import App
-from actors.domain import CancelDeadline, Deadline, Reactor, effect, on_rejected, reacts
+from actors.model.domain import CancelDeadline, Deadline, Reactor, effect, on_rejected, reacts
 from examples.bank import Account, AccountOpened, AuditTrail, Balances, Deposit, Deposited, Withdraw
 
 GREETED: list[str] = []          # effect keys, in the order the greetings ran

@@ -8,8 +8,8 @@ Usage: python -m tests.rebuild_child DATA_DIR
 import sys
 from pathlib import Path
 
-from actors.settings import Settings
-from actors.viewing import ViewFollower
+from actors.followers.view_fold import ViewFollower
+from actors.process.settings import Settings
 from examples.bank import app
 from storage import open_store
 

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors.cli import parse_fields
 from actors.client import Encore
 from actors.errors import ValidationFailed
-from actors.hosting import AggregateHost
-from actors.messages import QueryAnswer, QueryRequest
-from actors.settings import Settings
+from actors.ops.cli import parse_fields
+from actors.process.settings import Settings
+from actors.protocol.messages import QueryAnswer, QueryRequest
+from actors.shard.aggregate_host import AggregateHost
 from examples.bank import Deposit, OpenAccount, app
 from storage import MemoryStore, open_store
 
@@ -270,7 +270,7 @@ def test_every_client_argument_that_is_a_number_refuses_what_is_not_one_at_once(
 
 
 def test_a_raw_state_request_past_every_version_is_answered_not_dropped(embedded):
-    from actors.messages import StateAnswer, StateRequest
+    from actors.protocol.messages import StateAnswer, StateRequest
 
     shard = embedded.topology.shards[0]
     with embedded._endpoint() as system:   # the raw wire, skipping the client's own checks
@@ -295,7 +295,7 @@ NUMERIC_OPTIONS = [
 def test_every_cli_number_is_refused_clearly_or_taken(tmp_path_factory, capsys, option, value):
     """Each numeric option of bin/encore, with generated values: a clear error naming the option
     and exit 2, or a value taken (and then, with no system on --data, a clear 'no system')."""
-    from actors.cli import main
+    from actors.ops.cli import main
 
     data = tmp_path_factory.getbasetemp() / "no-system-here"
     if option[0] in ("start", "http"):   # a file as --data: refused after the options, so nothing starts
@@ -312,7 +312,7 @@ def test_every_cli_number_is_refused_clearly_or_taken(tmp_path_factory, capsys, 
 
 @pytest.mark.parametrize("make", ["file", "file/child"])
 def test_a_data_directory_that_is_a_file_is_refused_by_every_command(tmp_path, capsys, make):
-    from actors.cli import main
+    from actors.ops.cli import main
 
     (tmp_path / "file").write_text("not a directory")
     for args in (["start"], ["status"], ["events"], ["send", "Deposit", "account_id=a", "amount=1"], ["parked"]):
@@ -323,7 +323,7 @@ def test_a_data_directory_that_is_a_file_is_refused_by_every_command(tmp_path, c
 
 
 def test_a_data_directory_that_cannot_be_created_is_refused_in_one_line(capsys):
-    from actors.cli import main
+    from actors.ops.cli import main
 
     assert main(["start", "--data", "/proc/encore-cannot-be-here"]) == 2
     err = capsys.readouterr().err

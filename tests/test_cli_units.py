@@ -2,9 +2,9 @@
 
 import pytest
 
-from actors.cli import parse_fields, result_fields
 from actors.client import CommandResult
 from actors.errors import ValidationFailed
+from actors.ops.cli import parse_fields, result_fields
 
 
 def test_a_rejection_on_an_empty_log_still_prints_position_zero():
@@ -57,7 +57,7 @@ def test_a_value_nested_too_deeply_is_a_validation_error_not_a_crash():
 @pytest.mark.parametrize("args", [["send", "Deposit", "--timeout", "1e9"], ["send", "Deposit", "--timeout", "nan"],
                                   ["query", "GetBalance", "--after", "-1"], ["query", "GetBalance", "--after", "x"]])
 def test_out_of_range_options_are_refused_by_the_parser(args, capsys):
-    from actors.cli import main
+    from actors.ops.cli import main
 
     with pytest.raises(SystemExit) as exited:
         main(args)
@@ -65,7 +65,7 @@ def test_out_of_range_options_are_refused_by_the_parser(args, capsys):
 
 
 def test_an_unexpected_error_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path):
-    from actors import cli
+    from actors.ops import cli
 
     def broken(args):
         raise RuntimeError("boom")
@@ -90,7 +90,7 @@ def test_the_console_scripts_are_installed_beside_the_interpreter():
 def test_events_are_shown_as_the_code_reads_them_and_as_stored_with_raw(tmp_path, capsys):
     import json as json_
 
-    from actors.cli import main
+    from actors.ops.cli import main
     from storage import AppendEntry, NewEvent, open_store
 
     with open_store(tmp_path / "data" / "store") as store:

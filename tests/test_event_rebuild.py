@@ -1,5 +1,5 @@
 """Stored events are rebuilt without validation where their stored form is their Python form
-(`actors.domain.rebuilder_of`): every sample event, built both ways from what the store holds,
+(`actors.model.domain.rebuilder_of`): every sample event, built both ways from what the store holds,
 must be equal to the event that was decided; other classes are validated."""
 
 from datetime import UTC, datetime
@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError, field_validator
 
-from actors.domain import Event, plain_fields, rebuilder_of, validator_of
 from actors.errors import EncoreError
+from actors.model.domain import Event, plain_fields, rebuilder_of, validator_of
 from examples import bank, library, orders, shop, tasks, users
 from storage import codec
 
@@ -106,7 +106,7 @@ def test_stored_data_whose_fields_differ_from_the_class_is_validated_not_trusted
 
 
 def test_a_registry_told_to_validate_always_refuses_stored_data_the_rebuild_would_trust():
-    from actors.app import App
+    from actors.model.app import App
     from storage import StoredEvent
     from storage.errors import DecodeError
 

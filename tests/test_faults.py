@@ -16,8 +16,8 @@ import pytest
 
 from actors.client import Encore
 from actors.errors import ConfigError, StorageFull, StoreUnavailable
-from actors.settings import Settings
-from actors.viewing import ViewFollower, state_digest
+from actors.followers.view_fold import ViewFollower, state_digest
+from actors.process.settings import Settings
 from examples.bank import Deposit, app
 from loadsim.chaos import parse_spec
 from storage import AppendEntry, NewEvent, open_store
@@ -154,7 +154,7 @@ def test_loadsim_chaos_kills_actors_and_still_loses_and_duplicates_nothing(tmp_p
 
 
 def test_a_zombie_owner_process_does_not_block_a_restart():
-    from actors.system import pid_alive
+    from actors.system.launch import pid_alive
 
     exited = subprocess.Popen([sys.executable, "-c", "pass"])
     fd = os.pidfd_open(exited.pid)

@@ -152,7 +152,7 @@ def test_the_cli_takes_json_forms(launched):
 
 
 def test_a_query_answer_declared_by_its_handler_is_in_the_openapi_document():
-    from actors.http import openapi_document
+    from actors.clients.http_door import openapi_document
 
     from .typed_app import app as typed
 

@@ -102,8 +102,8 @@ def test_a_view_that_fails_on_a_poison_event_says_so_and_a_skip_lets_it_go_on(ru
 def test_a_rebuild_while_load_runs_survives_kill_9_and_ends_equal_to_a_fold_of_the_log(tmp_path):
     import threading
 
-    from actors.settings import Settings
-    from actors.viewing import ViewFollower, state_digest
+    from actors.followers.view_fold import ViewFollower, state_digest
+    from actors.process.settings import Settings
     from examples.bank import app as bank_app
     from storage import open_store
 

@@ -8,10 +8,10 @@ import pytest
 from actors import App, Projection, Query, answers, applies
 from actors.client import Encore
 from actors.errors import ConfigError, Unavailable
-from actors.group import plan_groups
-from actors.pages import SharedPages
-from actors.settings import Settings
-from actors.viewing import ViewFollower
+from actors.followers.group_actor import plan_groups
+from actors.followers.pages import SharedPages
+from actors.followers.view_fold import ViewFollower
+from actors.process.settings import Settings
 from examples import bank, shop
 from examples.bank import Deposit, GetAuditTrail, GetBalance, OpenAccount
 from storage import AppendEntry, MemoryStore, NewEvent

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from actors.errors import StorageFull
-from actors.hosting import AggregateHost
-from actors.settings import Settings
+from actors.process.settings import Settings
+from actors.shard.aggregate_host import AggregateHost
 from examples.bank import app
 from storage import MemoryStore
 
@@ -74,8 +74,8 @@ def test_activation_replays_through_an_overridden_apply_and_skips_foreign_event_
 
 
 def test_activation_upcasts_events_written_with_an_older_schema(tmp_path):
-    from actors.app import App
-    from actors.domain import Aggregate, Command, Event, applies, handles
+    from actors.model.app import App
+    from actors.model.domain import Aggregate, Command, Event, applies, handles
     from storage import AppendEntry, NewEvent, open_store
 
     class Renamed(Event):
@@ -115,7 +115,7 @@ def test_activation_upcasts_events_written_with_an_older_schema(tmp_path):
 def test_a_stream_that_no_longer_replays_fails_its_commands_and_the_batch_goes_on():
     import gc
 
-    from actors.app import App
+    from actors.model.app import App
     from examples import bank
     from storage import AppendEntry, NewEvent
 
@@ -154,7 +154,7 @@ def test_a_stream_that_no_longer_replays_fails_its_commands_and_the_batch_goes_o
 def test_the_collector_is_paused_inside_and_restored_after_even_on_error():
     import gc
 
-    from actors.collector import collector_paused
+    from actors.process.collector import collector_paused
 
     with pytest.raises(RuntimeError):
         with collector_paused():

@@ -136,7 +136,8 @@ def test_a_subscriber_that_stops_reading_slows_no_command(running, client):
 
 
 def test_events_follow_prints_events_as_they_commit(running, client):
-    follower = child("actors.cli", "events", "--follow", "--json", "--type", "Deposited", "--data", str(running.data))
+    follower = child("actors.ops.cli", "events", "--follow", "--json", "--type", "Deposited",
+                     "--data", str(running.data))
     try:
         lines = []
         reader = threading.Thread(target=lambda: lines.extend(json.loads(follower.stdout.readline()) for _ in range(2)))

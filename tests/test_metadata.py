@@ -1,5 +1,5 @@
 """Every stored event carries its command id, a correlation id, a causation id and the caller's
-headers (actors/metadata.py), from every client; bad meta is refused and writes nothing."""
+headers (actors/protocol/metadata.py), from every client; bad meta is refused and writes nothing."""
 
 import asyncio
 import json
@@ -8,8 +8,8 @@ import pytest
 
 from actors.client import AsyncEncore, Encore
 from actors.errors import ValidationFailed
-from actors.hosting import AggregateHost
-from actors.settings import Settings
+from actors.process.settings import Settings
+from actors.shard.aggregate_host import AggregateHost
 from examples.bank import Deposit, OpenAccount, app
 from storage import open_store
 
@@ -87,7 +87,7 @@ def test_meta_that_arrives_malformed_on_the_wire_makes_its_command_invalid_and_w
 
 
 def test_encore_events_shows_the_meta(tmp_path, capsys):
-    from actors.cli import main
+    from actors.ops.cli import main
 
     with Encore.embedded(app, tmp_path / "data") as client:
         client.ask(OpenAccount(account_id="g", owner="Gus"), command_id="c-g", correlation_id="k-9",
@@ -101,7 +101,7 @@ def test_encore_events_shows_the_meta(tmp_path, capsys):
 
 
 def test_a_meta_option_without_a_value_is_refused_before_anything_is_sent(tmp_path, capsys):
-    from actors.cli import main
+    from actors.ops.cli import main
 
     code = main(["send", "--data", str(tmp_path / "nothing"), "OpenAccount", "account_id=h", "owner=H",
                  "--meta", "user"])

@@ -1,7 +1,7 @@
 """The shard's notice board: a notice per commit to each follower while it has answered the last
 one; heads committed meanwhile coalesce into one notice when its answer comes."""
 
-from actors.notices import NoticeBoard
+from actors.shard.notices import NoticeBoard
 
 
 def _heads(notices):

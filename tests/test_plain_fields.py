@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import BaseModel, Field, field_serializer
 
-from actors.domain import Command, Event, _has_only_scalar_fields, plain_fields
+from actors.model.domain import Command, Event, _has_only_scalar_fields, plain_fields
 from examples import bank, orders, tasks, users
 
 

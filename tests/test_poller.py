@@ -1,4 +1,4 @@
-"""The selector Encore puts under Thespian's TCP loop (actors/poller.py)."""
+"""The selector Encore puts under Thespian's TCP loop (actors/system/poller.py)."""
 
 import errno
 import os
@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from actors import poller
-from actors.poller import OneShotPoll
+from actors.system import poller
+from actors.system.poller import OneShotPoll
 
 
 def ready_fds(selector, timeout=0):

@@ -4,10 +4,10 @@ replay from an older checkpoint that applies nothing twice."""
 from pathlib import Path
 
 from actors import App
-from actors.domain import Reactor, on_rejected, reacts
-from actors.hosting import AggregateHost
-from actors.reacting import ReactorRunner
-from actors.settings import Settings
+from actors.followers.reactor_runner import ReactorRunner
+from actors.model.domain import Reactor, on_rejected, reacts
+from actors.process.settings import Settings
+from actors.shard.aggregate_host import AggregateHost
 from examples.bank import Account, AccountOpened, Deposit, OpenAccount, Withdraw
 from storage import MemoryStore
 

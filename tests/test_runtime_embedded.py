@@ -213,7 +213,7 @@ def test_a_shard_that_is_down_is_unavailable_not_a_thespian_error(encore, monkey
         encore.ask_many(commands)
     assert caught.value.command_id
     with pytest.raises(Unavailable):
-        encore.tell(next(c for c in commands if encore._item(c, None).shard == 0))
+        encore.tell(next(c for c in commands if encore.prepare(c, None).shard == 0))
 
 
 def test_idle_aggregates_are_passivated_and_reactivate_from_the_store(tmp_path):
@@ -290,7 +290,7 @@ def test_aggregate_state_at_a_past_version_is_the_fold_of_its_first_events(tmp_p
 
 def test_a_fault_no_check_foresaw_answers_the_batch_failed_at_once_and_a_retry_succeeds(tmp_path, monkeypatch):
     from actors.errors import CommandFailed
-    from actors.hosting import AggregateHost
+    from actors.shard.aggregate_host import AggregateHost
     from examples.bank import app
 
     real = AggregateHost.handle_batch

@@ -6,7 +6,7 @@ from thespian.actors import ActorExitRequest
 
 from actors.client import Encore
 from actors.errors import Unavailable, ValidationFailed
-from actors.supervisor import BACKOFF_CAP_S, CRASH_LOOP_RESTARTS, backoff_s
+from actors.system.supervisor import BACKOFF_CAP_S, CRASH_LOOP_RESTARTS, backoff_s
 from examples.bank import Deposit, GetBalance, OpenAccount, app
 
 

@@ -216,8 +216,8 @@ def test_attaching_to_a_stopped_or_stale_system_is_a_clear_error(tmp_path):
 
 
 def test_listening_beyond_loopback_is_refused_without_the_flag():
-    from actors import loopback
     from actors.errors import ConfigError
+    from actors.system import loopback
 
     with pytest.raises(ConfigError, match="unpickles"):
         loopback.install("0.0.0.0")

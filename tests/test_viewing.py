@@ -4,8 +4,8 @@ import pytest
 
 from actors import App, Projection, applies
 from actors.errors import QueryFailed
-from actors.settings import Settings
-from actors.viewing import ViewFollower
+from actors.followers.view_fold import ViewFollower
+from actors.process.settings import Settings
 from examples import bank
 from storage import AppendEntry, MemoryStore, NewEvent
 
@@ -50,7 +50,7 @@ def test_a_failing_event_stops_the_view_just_before_it(tmp_path):
 
 
 def test_pages_fold_every_event_once_in_order(tmp_path, monkeypatch):
-    monkeypatch.setattr("actors.viewing.PAGE", 3)   # several pages, one partly filled
+    monkeypatch.setattr("actors.followers.view_fold.PAGE", 3)   # several pages, one partly filled
     store = MemoryStore()
     deposits(store, range(1, 12))                     # 1..11: no 13
     view = follower(store, tmp_path)

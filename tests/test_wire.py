@@ -13,7 +13,7 @@ from actors.errors import (
     Unavailable,
     ValidationFailed,
 )
-from actors.wire import STATUSES, error_from_plain, error_to_plain, status_of
+from actors.protocol.wire import STATUSES, error_from_plain, error_to_plain, status_of
 
 
 @pytest.mark.parametrize("error, status, back", [

@@ -1,0 +1,1 @@
+"""The operator's tools: `bin/encore` (`cli`) and its live console (`top`)."""
