@@ -2,8 +2,7 @@ import pytest
 
 from loadsim import smtp as smtp_server
 from storage import MemoryStore, open_store
-
-from .system_helpers import free_port
+from tests.support.system_helpers import free_port
 
 
 @pytest.fixture(params=["lmdb", "lmdb-index-every-2", "memory"])

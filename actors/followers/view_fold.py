@@ -157,6 +157,8 @@ class ViewFollower:
             self._apply_page(page)
             self.fold_cpu_s += time.thread_time() - started
             consumed += len(page.stored)
+            if len(page.stored) < limit:   # the log's end when it was read: what commits next is noticed
+                break
         return consumed
 
     def _apply_page(self, page: Page) -> None:

@@ -1,0 +1,1 @@
+"""The read side: views, follower groups, reactors, live delivery."""

@@ -1,0 +1,1 @@
+"""The programming model, the sample domains and a user's own app."""

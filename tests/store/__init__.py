@@ -1,0 +1,1 @@
+"""The event store's contract, its LMDB backend, crashes and properties."""

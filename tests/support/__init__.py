@@ -1,0 +1,1 @@
+"""What the tests share: helpers, launched systems, apps and child processes."""

@@ -1,0 +1,1 @@
+"""Launched and embedded systems: supervision, faults, bad input, metrics, the layout."""
