@@ -3,25 +3,23 @@
 import json
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from tests.support.system_helpers import ENCORE, ROOT, RunningSystem, door_on, free_port
+from tests.support.system_helpers import ENCORE, ROOT, RunningSystem, door_on, free_port, launched_system
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 
+system = launched_system("http")
+
+
 @pytest.fixture(scope="module")
-def door(tmp_path_factory):
-    data = tmp_path_factory.mktemp("http") / "data"
-    system = RunningSystem(data, free_port())
-    try:
-        with door_on(data) as (http, base, _):
-            yield http, base, data
-    finally:
-        system.stop()
+def door(system):
+    with door_on(system.data) as (http, base, _):
+        yield http, base, system.data
 
 
 def test_commands_map_their_status_to_http_codes(door):
@@ -115,10 +113,7 @@ def test_a_client_that_disconnects_mid_stream_ends_its_subscription(door):
             lines = response.iter_lines()   # held: dropping the iterator closes the connection
             _next_event(lines)
             assert _feed(http)["subscriptions"] >= 1, _feed(http)
-    deadline = time.monotonic() + 20
-    while _feed(http)["subscriptions"] and time.monotonic() < deadline:
-        http.get("/status")
-    assert _feed(http)["subscriptions"] == 0
+    wait_until(lambda: _feed(http)["subscriptions"] == 0, seconds=20)
     assert http.post("/commands/OpenAccount", json={"account_id": "after-sse", "owner": "o"}).status_code == 200
 
 

@@ -10,19 +10,13 @@ import time
 import httpx
 import pytest
 
-from tests.support.system_helpers import RunningSystem, door_on, encore, free_port
+from tests.support.system_helpers import RunningSystem, door_on, encore, free_port, launched_system
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory):
-    data = tmp_path_factory.mktemp("http-limits") / "data"
-    running = RunningSystem(data, free_port())
-    try:
-        yield running
-    finally:
-        running.stop()
+system = launched_system("http-limits")
 
 
 def _held(pid):
@@ -42,9 +36,7 @@ def test_a_thousand_streams_opened_and_dropped_leave_nothing_behind_and_status_k
             with http.stream("GET", "/events") as response:
                 next(line for line in response.iter_lines() if line.startswith("data: "))
             _feed(http)
-        deadline = time.monotonic() + 10
-        while _feed(http)["subscriptions"] and time.monotonic() < deadline:
-            continue
+        wait_until(lambda: _feed(http)["subscriptions"] == 0, seconds=10)
         baseline = _held(server.pid)
         slowest_status, stop = [0.0], threading.Event()
 
@@ -74,11 +66,8 @@ def test_a_thousand_streams_opened_and_dropped_leave_nothing_behind_and_status_k
         watcher.start()
         try:
             outcomes = asyncio.run(wave())
-            deadline = time.monotonic() + 30
-            held = _held(server.pid)
-            while (held[0] > baseline[0] + 5 or held[1] > baseline[1] + 2 or _feed(http)["subscriptions"]) \
-                    and time.monotonic() < deadline:
-                held = _held(server.pid)
+            held = wait_until(lambda: (h := _held(server.pid))[0] <= baseline[0] + 5 and h[1] <= baseline[1] + 2
+                              and not _feed(http)["subscriptions"] and h, what=f"sockets, threads back to {baseline}")
         finally:
             stop.set()
             watcher.join(timeout=30)
@@ -145,9 +134,7 @@ def test_requests_past_the_limit_are_told_to_retry_later(system):
 
     with door_on(system.data, "--max-requests", "4") as (http, base, _):
         refused = asyncio.run(scenario())
-        deadline = time.monotonic() + 10
-        while http.get("/status").status_code != 200 and time.monotonic() < deadline:
-            continue   # the waiting queries' places come back as their clients go
+        wait_until(lambda: http.get("/status").status_code == 200, seconds=10)   # places come back as clients go
         served = http.post("/commands/OpenAccount", json={"account_id": "held", "owner": "o"})
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1", refused.text
     assert "limit" in refused.json()["message"]

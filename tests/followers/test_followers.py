@@ -9,19 +9,13 @@ from actors.client import Encore
 from actors.errors import QueryFailed, Unavailable, ValidationFailed
 from examples.bank import Deposit, GetBalance, OpenAccount
 from tests.support.poison_app import GetDepositCount
-from tests.support.system_helpers import RunningSystem, encore, encore_json, free_port, kill_and_wait
+from tests.support.system_helpers import RunningSystem, encore, encore_json, free_port, kill_and_wait, launched_system
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory):
-    data = tmp_path_factory.mktemp("followers") / "data"
-    system = RunningSystem(data, free_port(), app="tests.support.poison_app:app")
-    try:
-        yield system
-    finally:
-        system.stop()
+running = launched_system("followers", app="tests.support.poison_app:app")
 
 
 def _follower(client, name):
@@ -69,10 +63,7 @@ def test_a_view_that_fails_on_a_poison_event_says_so_and_a_skip_lets_it_go_on(ru
     with Encore.attach(running.data) as client:
         client.ask(OpenAccount(account_id="f", owner="o"))
         poison = client.ask(Deposit(account_id="f", amount=13))
-        deadline = time.monotonic() + 30
-        fragile = _follower(client, "fragile-0")
-        while fragile["state"] != "failed" and time.monotonic() < deadline:
-            fragile = _follower(client, "fragile-0")
+        fragile = wait_until(lambda: (f := _follower(client, "fragile-0"))["state"] == "failed" and f)
         assert fragile["failed_at"] == poison.position and "thirteen is unlucky" in fragile["failure"]
         with pytest.raises(QueryFailed, match="stopped"):
             client.query(GetDepositCount())
@@ -88,11 +79,8 @@ def test_a_view_that_fails_on_a_poison_event_says_so_and_a_skip_lets_it_go_on(ru
         assert client.query(GetBalance(account_id="f"), after=after.position)["balance"] == 15   # others never stopped
         pid = next(a for a in client.status()["actors"] if a["name"] == "fragile-0")["pid"]
         kill_and_wait([pid])   # the skip is durable: the restarted replica folds past the poison again
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:   # until the supervisor restarted it and it answers
-            entry = next(a for a in client.status()["actors"] if a["name"] == "fragile-0")
-            if entry["restarts"] >= 1 and entry["answered"]:
-                break
+        wait_until(lambda: (e := next(a for a in client.status()["actors"] if a["name"] == "fragile-0"))["restarts"]
+                   >= 1 and e["answered"], what="the supervisor restarted it and it answers")
         client.refresh_topology()
         assert client.query(GetDepositCount(), after=after.position, timeout=30) >= 1
         assert _follower(client, "fragile-0")["state"] == "running"
@@ -116,18 +104,16 @@ def test_a_rebuild_while_load_runs_survives_kill_9_and_ends_equal_to_a_fold_of_t
             assert load.stdout.readline()
             threading.Thread(target=load.stdout.read, daemon=True).start()
             with Encore.attach(data) as client:
-                deadline = time.monotonic() + 60
-                while client.status()["head_offset"] < 30_000 and time.monotonic() < deadline:
-                    continue   # a log long enough for a rebuild to take a while
+                wait_until(lambda: client.status()["head_offset"] >= 30_000, seconds=60)   # a rebuild takes a while
                 client.pause("balances-0")   # held still, so the kill lands before the rebuild is done
                 assert "rebuilds from the start" in client.rebuild("balances-0")
                 entry = next(a for a in client.status()["actors"] if a["name"] == "balances-0")
                 assert entry["state"] == "paused" and entry["rebuild_checkpoint"] == 0, entry
                 kill_and_wait([entry["pid"]])   # the rebuild was recorded when it began: the new replica resumes it
-                while time.monotonic() < deadline + 60:
-                    entry = next(a for a in client.status()["actors"] if a["name"] == "balances-0")
-                    if entry["answered"] and entry["state"] == "running" and entry.get("rebuilds", 0) >= 1:
-                        break
+                def resumed_and_done():
+                    e = next(a for a in client.status()["actors"] if a["name"] == "balances-0")
+                    return e["answered"] and e["state"] == "running" and e.get("rebuilds", 0) >= 1 and e
+                entry = wait_until(resumed_and_done, seconds=120)
                 assert entry["state"] == "running" and entry["rebuilds"] >= 1, entry   # resumed, then finished
                 assert entry["restarts"] == 1
         finally:

@@ -11,20 +11,14 @@ import pytest
 from actors.client import Encore
 from examples.bank import Deposit, GetBalance, OpenAccount
 from storage import open_store
-from tests.support.system_helpers import Lines, RunningSystem, child, free_port, kill_and_wait
+from tests.support.system_helpers import Lines, child, kill_and_wait, launched_system
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 PUSHED_WITHIN_S = 5.0   # far below the 60 s poll
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory):
-    data = tmp_path_factory.mktemp("live") / "data"
-    system = RunningSystem(data, free_port(), env={"ENCORE_POLL_INTERVAL_S": "60"})
-    try:
-        yield system
-    finally:
-        system.stop()
+running = launched_system("live", env={"ENCORE_POLL_INTERVAL_S": "60"})
 
 
 @pytest.fixture
@@ -59,15 +53,9 @@ def test_the_feed_is_noticed_only_while_it_serves_a_subscription(client):
     views = sum(1 for a in client.status()["actors"] if a["role"] == "group")   # (the groups of views)
     events = client.subscribe(0)
     next(events)
-    deadline = time.monotonic() + 10   # the feed's FollowShard and this status may cross
-    while _shard(client)["followers"] != views + 1 and time.monotonic() < deadline:
-        continue
-    assert _shard(client)["followers"] == views + 1
+    wait_until(lambda: _shard(client)["followers"] == views + 1, seconds=10)   # FollowShard and status may cross
     events.close()   # unsubscribes: the feed stops following
-    deadline = time.monotonic() + 10
-    while _shard(client)["followers"] != views and time.monotonic() < deadline:
-        continue
-    assert _shard(client)["followers"] == views
+    wait_until(lambda: _shard(client)["followers"] == views, seconds=10)
 
 
 def _shard(client):

@@ -1,7 +1,6 @@
 """Reactors on a launched system: a reactor killed with kill -9 again and again, mid-stream,
 still answers every event exactly once (its command ids are derived from the events)."""
 
-import time
 
 import pytest
 
@@ -10,6 +9,7 @@ from examples.bank import GetBalance, OpenAccount
 from storage import open_store
 from tests.support.helpers import welcome_ids
 from tests.support.system_helpers import RunningSystem, encore, encore_json, free_port, kill_and_wait
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 ACCOUNTS = 400
@@ -21,11 +21,8 @@ def _reactor(client):
 
 
 def _wait(client, ready, seconds=60):
-    deadline = time.monotonic() + seconds
-    status, reactor = _reactor(client)
-    while not ready(status, reactor) and time.monotonic() < deadline:
-        status, reactor = _reactor(client)
-    return status, reactor
+    """(status, the reactor's entry) once `ready(status, reactor)` holds."""
+    return wait_until(lambda: ready(*(found := _reactor(client))) and found, seconds=seconds)
 
 
 def test_a_reactor_killed_again_and_again_answers_every_event_exactly_once(tmp_path):
@@ -89,15 +86,11 @@ def test_the_shop_saga_survives_kill_9_of_its_reactors_and_shard_mid_flow(tmp_pa
                         kill_and_wait([victim["pid"]])
                     _wait(client, lambda s, r, name=name: next(a for a in s["actors"] if a["name"] == name)["answered"])
                     client.refresh_topology()   # a restarted shard lives at a new address
-            deadline = time.monotonic() + 90
-            summary = client.query(GetShopSummary())
-            while time.monotonic() < deadline and not (
-                    summary["orders"] == orders and set(summary["by_status"]) <= {"confirmed", "cancelled"}):
-                summary = client.query(GetShopSummary())
+            summary = wait_until(lambda: (s := client.query(GetShopSummary()))["orders"] == orders and set(
+                s["by_status"]) <= {"confirmed", "cancelled"} and s, seconds=90, what="every order settled")
             stock = [client.query(GetStock(product_id=f"p{i}")) for i in range(products)]
             balances = sum(client.query(GetBalance(account_id=f"c{i}"))["balance"] for i in range(customers))
-            while len(set(inbox.message_ids())) < customers and time.monotonic() < deadline:
-                client.status()
+            wait_until(lambda: len(set(inbox.message_ids())) >= customers, seconds=60, between=client.status)
             parked = client.parked()
     finally:
         system.stop()
@@ -133,9 +126,7 @@ def test_an_effect_failing_while_its_reactor_is_killed_is_still_delivered_once_t
                 kill_and_wait([welcome["pid"]])
             _wait(client, failing)
             controller, inbox = smtp_server.start(smtp_port)
-            deadline = time.monotonic() + 60
-            while not inbox.message_ids() and time.monotonic() < deadline:
-                client.status()
+            wait_until(inbox.message_ids, seconds=60, between=client.status)
             parked = client.parked()
     finally:
         system.stop()

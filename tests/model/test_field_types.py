@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from actors.client import Encore
 from actors.errors import ValidationFailed
 from storage import open_store
-from tests.support.system_helpers import ENCORE, ROOT, RunningSystem, door_on, free_port
+from tests.support.system_helpers import ENCORE, ROOT, door_on, launched_system
 from tests.support.typed_app import Book, Booked, GetBooking, Guest, Kind, app
 
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
@@ -99,15 +99,7 @@ def test_json_forms_are_taken_and_nothing_else(field, value, says):
         app.parse_command("Book", {**good, field: value})
 
 
-@pytest.fixture(scope="module")
-def launched(tmp_path_factory):
-    data = tmp_path_factory.mktemp("typed-launched") / "data"
-    system = RunningSystem(data, free_port(), app="tests.support.typed_app:app", extra_args=("--shards", "2"))
-    try:
-        with Encore.attach(data) as client:
-            yield client, data
-    finally:
-        system.stop()
+launched = launched_system("typed", app="tests.support.typed_app:app", extra_args=("--shards", "2"))
 
 
 @pytest.fixture(scope="module")

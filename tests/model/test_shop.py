@@ -1,7 +1,6 @@
 """The shop (examples/shop.py): a saga over orders, bank accounts and stock, and a welcome email
 by SMTP to a real server, on an in-process system."""
 
-import time
 
 import pytest
 
@@ -12,16 +11,15 @@ from loadsim import smtp as smtp_server
 from storage import open_store
 from tests.support.helpers import welcome_ids
 from tests.support.system_helpers import free_port
+from tests.support.waiting import wait_until
 
 
 def _settled(client, orders, seconds=30):
     """Until every order is confirmed or cancelled (asking the view again each time)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def settled():
         summary = client.query(GetShopSummary())
-        if summary["orders"] == orders and set(summary["by_status"]) <= {"confirmed", "cancelled"}:
-            return summary
-    raise AssertionError(f"orders did not settle: {summary}")
+        return summary["orders"] == orders and set(summary["by_status"]) <= {"confirmed", "cancelled"} and summary
+    return wait_until(settled, seconds=seconds, what=f"{orders} orders settled")
 
 
 def test_the_saga_confirms_cancels_and_compensates_and_every_customer_gets_one_email(tmp_path, inbox):
@@ -38,9 +36,7 @@ def test_the_saga_confirms_cancels_and_compensates_and_every_customer_gets_one_e
         orders = {o: client.query(GetShopOrder(order_id=o)) for o in ("o1", "o2", "o3")}
         stock = client.query(GetStock(product_id="lamp"))
         balances = {a: client.query(GetBalance(account_id=a))["balance"] for a in ("rich", "poor")}
-        deadline = time.monotonic() + 30
-        while len(inbox.message_ids()) < 2 and time.monotonic() < deadline:
-            client.status()   # lets the in-process reactor run its effects
+        wait_until(lambda: len(inbox.message_ids()) >= 2, between=client.status)   # the reactor runs meanwhile
     assert orders["o1"]["status"] == "confirmed"
     assert orders["o2"] == {"status": "cancelled", "amount": 100, "customer": "poor", "reason": "insufficient_funds"}
     assert orders["o3"]["status"] == "cancelled" and orders["o3"]["reason"] == "out_of_stock"
@@ -53,15 +49,11 @@ def test_an_smtp_server_that_refuses_parks_the_email_and_a_retry_delivers_it(tmp
     inbox.refuse = True
     with Encore.embedded(app, tmp_path / "data") as client:
         client.ask(OpenAccount(account_id="later", owner="Cy"))
-        deadline = time.monotonic() + 30
-        while not client.parked() and time.monotonic() < deadline:
-            continue   # each parked() asks the system, which runs the effect's retries meanwhile
-        [parked] = client.parked()
+        [parked] = wait_until(client.parked)   # each asks the system, which runs the effect's retries meanwhile
         assert parked["reactor"] == "welcome" and parked["kind"] == "effect" and "451" in parked["error"]
         inbox.refuse = False   # the server is back
         client.retry_parked("welcome", parked["offset"])
-        while not inbox.message_ids() and time.monotonic() < deadline:
-            client.status()
+        wait_until(inbox.message_ids, between=client.status)
         assert inbox.message_ids() == welcome_ids(tmp_path / "data", 1) and client.parked() == []
 
 
@@ -75,14 +67,10 @@ def test_an_effect_still_failing_when_a_later_event_comes_is_delivered_once_its_
     with Encore.embedded(app, tmp_path / "data") as client:
         client.ask(OpenAccount(account_id="first", owner="Ed"))
         client.ask(AddStock(product_id="pen", quantity=1))   # a later event, with no effect of its own
-        deadline = time.monotonic() + 30
-        while "effect of event 1" not in _reactor_error(client) and time.monotonic() < deadline:
-            continue
-        assert "effect of event 1" in _reactor_error(client)
+        wait_until(lambda: "effect of event 1" in _reactor_error(client))
         controller, inbox = smtp_server.start(port)   # the server comes up while the effect is retried
         try:
-            while not inbox.message_ids() and time.monotonic() < deadline:
-                client.status()
+            wait_until(inbox.message_ids, between=client.status)
             parked = client.parked()
         finally:
             controller.stop()
@@ -93,13 +81,10 @@ def test_an_effect_that_keeps_failing_is_parked_and_later_effects_still_run(tmp_
     inbox.refuse = True
     with Encore.embedded(app, tmp_path / "data") as client:
         client.ask(OpenAccount(account_id="refused", owner="Flo"))
-        deadline = time.monotonic() + 30
-        while not client.parked() and time.monotonic() < deadline:
-            continue
+        wait_until(client.parked)
         inbox.refuse = False
         client.ask(OpenAccount(account_id="welcomed", owner="Gus"))
-        while not inbox.message_ids() and time.monotonic() < deadline:
-            client.status()
+        wait_until(inbox.message_ids, between=client.status)
         parked = client.parked()
     assert [(p["offset"], p["kind"]) for p in parked] == [(1, "effect")]
     assert inbox.message_ids() == welcome_ids(tmp_path / "data", 2)
@@ -112,9 +97,7 @@ def test_a_welcome_reactor_added_to_a_system_with_history_welcomes_only_new_cust
         before.ask_many([OpenAccount(account_id=f"old{i}", owner="o") for i in range(3)])
     with Encore.embedded(app, tmp_path / "data") as client:
         opened = client.ask(OpenAccount(account_id="new", owner="Nell"))
-        deadline = time.monotonic() + 30
-        while not inbox.message_ids() and time.monotonic() < deadline:
-            client.status()
+        wait_until(inbox.message_ids, between=client.status)
         welcome = next(a for a in client.status()["actors"] if a["name"] == "welcome-0")
     assert inbox.message_ids() == welcome_ids(tmp_path / "data", opened.position)
     assert welcome["resumed_from"] == 3   # it began at the head it found
@@ -136,9 +119,7 @@ def test_two_systems_send_two_different_first_emails(tmp_path, inbox):
     for name in ("one", "two"):
         with Encore.embedded(app, tmp_path / name) as client:
             client.ask(OpenAccount(account_id="first", owner="Fay"))
-            deadline = time.monotonic() + 30
-            while len(inbox.message_ids()) < (1 if name == "one" else 2) and time.monotonic() < deadline:
-                client.status()
+            wait_until(lambda n=(1 if name == "one" else 2): len(inbox.message_ids()) >= n, between=client.status)
     one, two = welcome_ids(tmp_path / "one", 1) + welcome_ids(tmp_path / "two", 1)
     assert one != two and sorted(inbox.message_ids()) == sorted([one, two])
 
@@ -164,13 +145,8 @@ def test_an_order_not_paid_in_time_is_cancelled_its_stock_released_and_a_late_pa
         client.ask(PlaceShopOrder(order_id="late", customer="slow", product_id="desk", quantity=1, price=60))
         _settled(client, 1)
         order = client.query(GetShopOrder(order_id="late"))
-        deadline = time.monotonic() + 30
-        stock = client.query(GetStock(product_id="desk"))
-        while stock["reserved"] and time.monotonic() < deadline:
-            stock = client.query(GetStock(product_id="desk"))
-        balance = client.query(GetBalance(account_id="slow"))["balance"]
-        while balance != 100 and time.monotonic() < deadline:
-            balance = client.query(GetBalance(account_id="slow"))["balance"]
+        stock = wait_until(lambda: (s := client.query(GetStock(product_id="desk")))["reserved"] == 0 and s)
+        balance = wait_until(lambda: client.query(GetBalance(account_id="slow"))["balance"] == 100 and 100)
         with open_store(tmp_path / "data" / "store") as store:
             moves = [(e.type, e.data["amount"]) for e in store.read_log(after=0, limit=1000)
                      if e.stream == "account:slow" and e.type != "AccountOpened"]

@@ -2,7 +2,6 @@
 released on change) and welcomes each new user by SMTP: embedded, and launched under many
 concurrent clients."""
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,17 +10,12 @@ from actors.client import Encore
 from examples.users import CreateUser, GetUser, GetUserByEmail, UpdateUser, app
 from storage import open_store
 from tests.support.system_helpers import RunningSystem, free_port
+from tests.support.waiting import wait_until
 
 
 def _until(client, check, seconds=30):
-    """`check()`'s answer once it is truthy (asking the system meanwhile), or AssertionError."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        client.status()   # an embedded system runs its reactors while it answers
-    raise AssertionError(f"not within {seconds}s: {check()!r}")
+    """`check()`'s answer once it is truthy; an embedded system runs its reactors meanwhile."""
+    return wait_until(check, seconds=seconds, between=client.status)
 
 
 def _owner(client, email):

@@ -8,8 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+import pytest
+
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ENCORE = [sys.executable, str(ROOT / "bin" / "encore")]
@@ -51,6 +54,12 @@ class RunningSystem:
         self.pid = self.state["pid"]
         self.start_output = done.stdout
 
+    def __enter__(self) -> "RunningSystem":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def stop(self):
         if (self.data / "system.json").exists():
             encore("stop", data=self.data, timeout=120)
@@ -58,6 +67,16 @@ class RunningSystem:
 
     def kill_leftovers(self):
         kill_leftovers(self.data)
+
+
+def launched_system(name: str, **options):
+    """A module-scoped fixture: one system launched for a module's tests (RunningSystem's options),
+    stopped after them, whatever they did."""
+    @pytest.fixture(scope="module")
+    def running(tmp_path_factory):
+        with RunningSystem(tmp_path_factory.mktemp(name) / "data", free_port(), **options) as system:
+            yield system
+    return running
 
 
 def kill_leftovers(data: Path) -> None:
@@ -190,12 +209,10 @@ def door_on(data, *options, cwd=ROOT):
 def wait_until_serving(http, server, seconds=30):
     import httpx
 
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def serving():
         assert server.poll() is None, server.stderr.read()
         try:
-            if http.get("/status").status_code == 200:
-                return
+            return http.get("/status").status_code == 200
         except httpx.TransportError:   # not listening yet: the next try waits on the connect
-            continue
-    raise AssertionError("the HTTP door did not answer in time")
+            return False
+    wait_until(serving, seconds=seconds, what="the HTTP door answers")

@@ -31,7 +31,12 @@ from tests.support.bad_input import (
     wire_items,
 )
 from tests.support.helpers import assert_log_gapless
-from tests.support.system_helpers import RunningSystem, child, encore_json, free_port, listening_sockets, system_pids
+from tests.support.system_helpers import (
+    encore_json,
+    launched_system,
+    listening_sockets,
+    system_pids,
+)
 
 
 def is_valid_command(item) -> bool:
@@ -99,20 +104,7 @@ def test_a_malformed_query_gets_a_clear_error_and_the_views_keep_answering(embed
     assert embedded.query_raw("GetBalance", {"account_id": "steady"})["balance"] >= 0
 
 
-@pytest.fixture(scope="module")
-def launched(tmp_path_factory):
-    data = tmp_path_factory.mktemp("bad-wire") / "data"
-    system = RunningSystem(data, free_port())
-    load = child("tests.support.load_client", str(data), "20")   # well-formed traffic, all along
-    raw = child("tests.support.raw_client", str(data), stdin=True)
-    try:
-        assert raw.stdout.readline().strip() == "ready"
-        yield data, load, raw
-    finally:
-        for process in (load, raw):
-            process.kill()
-            process.wait(timeout=30)
-        system.stop()
+launched = launched_system("bad-input")
 
 
 def ack_line(load):

@@ -9,7 +9,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 
 import lmdb
 import pytest
@@ -33,6 +32,7 @@ from tests.support.system_helpers import (
     kill_leftovers,
     system_pids,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -274,9 +274,7 @@ def test_a_view_whose_snapshot_cannot_be_saved_keeps_folding_and_saves_when_it_c
         assert follower.checkpoint == 10 and follower.answer("GetTotalBalance", {}) is not None
         assert store.load_view("balances") is None
         full.space = True
-        deadline = time.monotonic() + 5
-        while not follower.save_if_due():  # the retry waits the snapshot interval (1 ms here)
-            assert time.monotonic() < deadline
+        wait_until(follower.save_if_due, seconds=5)   # the retry waits the snapshot interval (1 ms here)
         assert follower.status()["save_error"] is None and store.load_view("balances").checkpoint == 10
     finally:
         store.close()

@@ -1,6 +1,5 @@
 """The runtime on simpleSystemBase: routing, group commit, idempotency, snapshots, views."""
 
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from examples.bank import (
     app,
 )
 from storage import Snapshot, open_store
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -217,15 +217,12 @@ def test_a_shard_that_is_down_is_unavailable_not_a_thespian_error(encore, monkey
 
 
 def test_idle_aggregates_are_passivated_and_reactivate_from_the_store(tmp_path):
-    import time
 
     with Encore.embedded(app, tmp_path, idle_passivation_s=0.05) as encore:
         encore.ask_many([OpenAccount(account_id=f"a{i}", owner="o") for i in range(10)])
         encore.ask(Deposit(account_id="a3", amount=4))
-        deadline = time.monotonic() + 10
-        while (shard := encore.status()["actors"][1])["live_aggregates"] and time.monotonic() < deadline:
-            pass   # each status call lets the shard's passivation wakeup run
-        assert shard["live_aggregates"] == 0 and shard["passivations"] >= 10
+        shard = wait_until(lambda: (s := encore.status()["actors"][1])["live_aggregates"] == 0 and s, seconds=10)
+        assert shard["passivations"] >= 10   # each status call above let the shard's passivation wakeup run
         assert encore.ask(Withdraw(account_id="a3", amount=4)).version == 3
 
 
@@ -262,13 +259,12 @@ def test_an_effect_that_keeps_failing_is_parked_listed_and_delivered_by_a_retry(
 
 
 def _until(client, probe, want=None, seconds=30):
-    """Ask `probe` again (each call asks the system) until it gives something (or `want`)."""
-    deadline = time.monotonic() + seconds
-    got = probe()
-    while (not got if want is None else got != want) and time.monotonic() < deadline:
-        client.status()   # lets the in-process system run its actors' wakeups
-        got = probe()
-    return got
+    """What `probe` gives once it gives something (or `want`); the in-process system runs its
+    actors' wakeups meanwhile."""
+    if want is None:
+        return wait_until(probe, seconds=seconds, between=client.status)
+    wait_until(lambda: probe() == want, seconds=seconds, between=client.status, what=f"{want!r}")
+    return want
 
 
 def test_aggregate_state_at_a_past_version_is_the_fold_of_its_first_events(tmp_path):

@@ -11,19 +11,21 @@ import pytest
 
 from storage import open_store
 from tests.support.helpers import assert_log_gapless
-from tests.support.system_helpers import RunningSystem, encore, encore_json, free_port, listening_sockets, system_pids
+from tests.support.system_helpers import (
+    RunningSystem,
+    encore,
+    encore_json,
+    free_port,
+    launched_system,
+    listening_sockets,
+    system_pids,
+)
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory):
-    data = tmp_path_factory.mktemp("system") / "data"
-    system = RunningSystem(data, free_port())
-    try:
-        yield system
-    finally:
-        system.stop()
+running = launched_system("system")
 
 
 def test_start_prints_pid_port_and_logs(running):
@@ -145,12 +147,8 @@ def test_a_killed_shard_is_restarted_and_serves_again(running):
     code, status = encore_json("status", data=running.data)
     shard = next(a for a in status["actors"] if a["name"] == "shard-0")
     os.kill(shard["pid"], signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        code, status = encore_json("status", data=running.data)
-        again = next(a for a in status["actors"] if a["name"] == "shard-0")
-        if again["restarts"] == 1 and again.get("pid") not in (None, shard["pid"]):
-            break
+    again = _wait_for_shard(running.data, "shard-0",
+                            lambda e: e["restarts"] == 1 and e.get("pid") not in (None, shard["pid"]), seconds=30)
     assert again["restarts"] == 1 and again["pid"] != shard["pid"]
     for i in range(6):  # some of these route to the restarted shard
         code, result = encore_json("send", "OpenAccount", f"account_id=after-kill-{i}", "owner=o", data=running.data)
@@ -163,11 +161,7 @@ def _shard_entry(data, name):
 
 
 def _wait_for_shard(data, name, ready, seconds=60):
-    deadline = time.monotonic() + seconds
-    entry = _shard_entry(data, name)
-    while not ready(entry) and time.monotonic() < deadline:
-        entry = _shard_entry(data, name)
-    return entry
+    return wait_until(lambda: ready(entry := _shard_entry(data, name)) and entry, seconds=seconds, what=name)
 
 
 def test_a_shard_that_cannot_open_the_store_recovers_by_itself_when_the_fault_clears(running):
