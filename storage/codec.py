@@ -35,7 +35,8 @@ def packb(value: Any) -> bytes:
         packer = _packers.packer
     except AttributeError:
         packer = _packers.packer = msgpack.Packer(use_bin_type=True, default=_to_ext)
-    return packer.pack(value)
+    packed: bytes = packer.pack(value)
+    return packed
 
 
 # Values that are not msgpack's own but that state commonly holds (money, dates, ids) are stored
@@ -122,7 +123,7 @@ def unpack_event(raw: bytes) -> StoredEvent:
         raise DecodeError(f"a stored event does not decode ({e}); the data directory is damaged") from e
 
 
-def as_stored_event(record: tuple) -> StoredEvent:
+def as_stored_event(record: tuple[Any, ...]) -> StoredEvent:
     """A `StoredEvent` from a decoded log record; a record written before events had meta gets
     none. (An event with no meta stores nil, not an empty map: a map per event would be one more
     object for the collector to track on every read of the log.)"""
@@ -140,7 +141,7 @@ def unpack_events(raws: Iterable[bytes | memoryview]) -> list[StoredEvent]:
     return list(map(as_stored_event, records))
 
 
-def unpack_records(raws: Iterable[bytes | memoryview]) -> list[tuple]:
+def unpack_records(raws: Iterable[bytes | memoryview]) -> list[tuple[Any, ...]]:
     """Decode many log records as the plain tuples msgpack gives, in `StoredEvent`'s field order
     (activation's hot path reads a few fields of each and builds no StoredEvent: an eighth of a
     replay's time). One msgpack call per record; on any failure, the record at fault is decoded

@@ -35,7 +35,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import lmdb
 
@@ -166,7 +166,8 @@ class _TxnReader:
         found = cursor.prev() if cursor.set_range(prefix + b"\xff" * 8) else cursor.last()
         key = bytes(cursor.key()) if found else b""
         if len(key) == len(prefix) + 8 and key.startswith(prefix):
-            return _U64.unpack(key[-8:])[0]
+            version: int = _U64.unpack(key[-8:])[0]
+            return version
         return 0
 
     def command_outcomes(self, command_ids: Sequence[str]) -> dict[str, CommandOutcome]:
@@ -336,7 +337,7 @@ class LmdbStore:
         """A stream's events with versions after `after_version`, in version order."""
         return codec.unpack_events(self._stream_raws(stream, after_version, limit))
 
-    def stream_records(self, stream: str, *, after_version: int = 0) -> list[tuple]:
+    def stream_records(self, stream: str, *, after_version: int = 0) -> list[tuple[Any, ...]]:
         """`read_stream`'s events as plain tuples in `StoredEvent`'s field order (what activation
         replays: `StoredEvent._make(record)` names one)."""
         return codec.unpack_records(self._stream_raws(stream, after_version, None))

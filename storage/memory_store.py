@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from . import codec
 from .batch import DEFAULT_MAX_EVENT_BYTES, BatchPlan, plan_batch
@@ -97,7 +98,7 @@ class MemoryStore:
         chosen = offsets[start:] if limit is None else offsets[start:start + limit]
         return [codec.unpack_event(self._log[offset - 1]) for offset in chosen]
 
-    def stream_records(self, stream: str, *, after_version: int = 0) -> list[tuple]:
+    def stream_records(self, stream: str, *, after_version: int = 0) -> list[tuple[Any, ...]]:
         return list(self.read_stream(stream, after_version=after_version))  # StoredEvents are such tuples
 
     def load_snapshot(self, stream: str) -> Snapshot | None:

@@ -34,18 +34,21 @@ class StoredEvent(NamedTuple):
     def correlation_id(self) -> str:
         """The id shared by everything one request set off: the caller's, or the first command's id;
         a reactor's commands carry the correlation id of the event that caused them."""
-        return (self.meta or NO_META).get("correlation_id", self.command_id)
+        correlation: str = (self.meta or NO_META).get("correlation_id", self.command_id)
+        return correlation
 
     @property
     def causation_id(self) -> str:
         """What caused this event: its command's id, or for a reactor's command the id of the event
         the reactor answered (its `event_id`)."""
-        return (self.meta or NO_META).get("causation_id", self.command_id)
+        causation: str = (self.meta or NO_META).get("causation_id", self.command_id)
+        return causation
 
     @property
     def metadata(self) -> dict[str, str]:
         """The caller's own headers (`ask(..., metadata={"user": "ann"})`, HTTP `X-Encore-Meta-*`)."""
-        return (self.meta or NO_META).get("metadata", NO_META)
+        headers: dict[str, str] = (self.meta or NO_META).get("metadata", NO_META)
+        return headers
 
     def envelope(self) -> dict[str, Any]:
         """Everything about the event but its data, as plain JSON-ready values (CLI, SSE)."""

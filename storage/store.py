@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from .records import AppendEntry, CommandOutcome, Snapshot, StoredEvent, ViewSnapshot
 
@@ -20,7 +20,7 @@ class EventStore(Protocol):
         self, stream: str, *, after_version: int = 0, limit: int | None = None
     ) -> list[StoredEvent]: ...
 
-    def stream_records(self, stream: str, *, after_version: int = 0) -> list[tuple]:
+    def stream_records(self, stream: str, *, after_version: int = 0) -> list[tuple[Any, ...]]:
         """`read_stream`, each event as a plain tuple in `StoredEvent`'s field order."""
 
     def head_offset(self) -> int: ...

@@ -23,11 +23,11 @@ import asyncio
 import concurrent.futures
 import functools
 import threading
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from actors.errors import AskTimeout, EncoreError, ValidationFailed
 from actors.model.app import App
@@ -45,12 +45,14 @@ DEFAULT_MAX_BATCH = 500
 DEFAULT_WORKERS = 4
 SUBSCRIPTION_BUFFER = 2_000   # events a subscription holds for a slow reader before it stops reading
 
+T = TypeVar("T")
+
 
 @dataclass
 class _ShardQueue:
     """The asks waiting for one shard, and whether a batch of it is on the way."""
 
-    waiting: list[tuple[Outgoing, asyncio.Future, float]] = field(default_factory=list)
+    waiting: list[tuple[Outgoing, asyncio.Future[Any], float]] = field(default_factory=list)
     in_flight: int = 0
     timer: asyncio.TimerHandle | None = None
 
@@ -81,7 +83,7 @@ class AsyncEncore:
         return _Opening(lambda: Encore.attach(data_dir, timeout=timeout), options)
 
     @classmethod
-    def embedded(cls, app: App | str, data_dir: str | Path, *, client_options: dict | None = None,
+    def embedded(cls, app: App | str, data_dir: str | Path, *, client_options: dict[str, Any] | None = None,
                  **settings: Any) -> _Opening:
         """An in-process system on `data_dir`, as `Encore.embedded`; `client_options` are this
         client's own (linger_s, max_batch, workers)."""
@@ -157,7 +159,7 @@ class AsyncEncore:
                 self._command_threads, self.sync.send_prepared, [item for item, _, _ in batch], timeout)
             sent.add_done_callback(functools.partial(self._delivered, shard, queue, batch))
 
-    def _delivered(self, shard: int, queue: _ShardQueue, batch: list, done: asyncio.Future) -> None:
+    def _delivered(self, shard: int, queue: _ShardQueue, batch: list[Any], done: asyncio.Future[Any]) -> None:
         queue.in_flight -= 1
         error = done.exception()
         for position, (_, future, _) in enumerate(batch):
@@ -177,7 +179,7 @@ class AsyncEncore:
             raise ValidationFailed(f"expected a Query, got {type(query).__name__}")
         return await self.query_raw(type(query).__name__, plain_fields(query), after=after, timeout=timeout)
 
-    async def query_raw(self, type_name: str, data: dict, *, after: int = 0, timeout: float = 5.0) -> Any:
+    async def query_raw(self, type_name: str, data: dict[str, Any], *, after: int = 0, timeout: float = 5.0) -> Any:
         """As `Encore.query_raw`. A query whose view is not known to have reached `after` yet
         waits in the loop, holding no thread."""
         view = self.app.view_of(type_name)
@@ -192,7 +194,7 @@ class AsyncEncore:
 
     async def _wait_for_view(self, view: str, request: QueryRequest) -> QueryAnswer:
         loop = asyncio.get_running_loop()
-        replied: asyncio.Future = loop.create_future()
+        replied: asyncio.Future[Any] = loop.create_future()
         replica = await self._run(self.sync.replica_of, view)
         if self._mailbox is None:
             self._mailbox = Mailbox(lambda: private_endpoint(self.sync.system), _query_id)
@@ -208,11 +210,11 @@ class AsyncEncore:
         finally:
             self._mailbox.forget(request.query_id)
 
-    async def ask_raw(self, type_name: str, data: dict, *, command_id: str | None = None,
+    async def ask_raw(self, type_name: str, data: dict[str, Any], *, command_id: str | None = None,
                       timeout: float = 10.0, **meta: Any) -> CommandResult:
         return await self.ask(self.app.parse_command(type_name, data), command_id=command_id, timeout=timeout, **meta)
 
-    async def status(self, *, timeout: float = 10.0) -> dict:
+    async def status(self, *, timeout: float = 10.0) -> dict[str, Any]:
         return await self._run(self.sync.status, timeout=timeout)
 
     async def restart(self, name: str, *, timeout: float = 10.0) -> str:
@@ -220,10 +222,10 @@ class AsyncEncore:
 
     # operations, as Encore's
 
-    async def aggregate_state(self, stream: str, version: int | None = None) -> dict:
+    async def aggregate_state(self, stream: str, version: int | None = None) -> dict[str, Any]:
         return await self._run(self.sync.aggregate_state, stream, version)
 
-    async def followers(self) -> list[dict]:
+    async def followers(self) -> list[dict[str, Any]]:
         return await self._run(self.sync.followers)
 
     async def pause(self, name: str) -> str:
@@ -238,13 +240,14 @@ class AsyncEncore:
     async def skip(self, name: str, offset: int) -> str:
         return await self._run(self.sync.skip, name, offset)
 
-    async def parked(self) -> list[dict]:
+    async def parked(self) -> list[dict[str, Any]]:
         return await self._run(self.sync.parked)
 
     async def retry_parked(self, reactor: str, offset: int | None = None) -> str:
         return await self._run(self.sync.retry_parked, reactor, offset)
 
-    async def _run(self, fn: Any, *args: Any, threads: ThreadPoolExecutor | None = None, **kwargs: Any) -> Any:
+    async def _run(self, fn: Callable[..., T], *args: Any, threads: ThreadPoolExecutor | None = None,
+                   **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(threads or self._threads, lambda: fn(*args, **kwargs))
 
     # ---------------------------------------------------------------- subscriptions
@@ -255,7 +258,7 @@ class AsyncEncore:
         """`Encore.subscribe` as an async iterator. Its reading runs on a thread of its own that
         stops taking pages while SUBSCRIPTION_BUFFER events wait for this loop (flow control)."""
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue = asyncio.Queue(maxsize=SUBSCRIPTION_BUFFER)
+        events: asyncio.Queue[Any] = asyncio.Queue(maxsize=SUBSCRIPTION_BUFFER)
         stop = threading.Event()
         iterator = self.sync.subscribe(after, types=types, streams=streams, categories=categories,
                                        window=window, stop=stop.is_set, raw=raw)
@@ -280,7 +283,7 @@ def _query_id(reply: Any) -> str | None:
     return reply.query_id if isinstance(reply, QueryAnswer) else None
 
 
-def _settle(future: asyncio.Future, result: Any) -> None:
+def _settle(future: asyncio.Future[Any], result: Any) -> None:
     if not future.done():   # (its waiter may have given up)
         future.set_result(result)
 
@@ -290,7 +293,8 @@ class _End:
     error: BaseException | None = None
 
 
-def _read_into(iterator: Any, events: asyncio.Queue, loop: asyncio.AbstractEventLoop, stop: threading.Event) -> None:
+def _read_into(iterator: Any, events: asyncio.Queue[Any], loop: asyncio.AbstractEventLoop,
+               stop: threading.Event) -> None:
     """A subscription's thread: hand each event to the loop, waiting while its queue is full."""
     end = _End()
     try:

@@ -132,7 +132,8 @@ def _busy(what: str, limit: int) -> JSONResponse:
 
 
 def _encore(request: Request) -> AsyncEncore:
-    return request.app.state.encore
+    encore: AsyncEncore = request.app.state.encore
+    return encore
 
 
 def _error(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:

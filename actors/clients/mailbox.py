@@ -26,7 +26,7 @@ class Mailbox:
         """`open_endpoint()` gives a context manager of an endpoint (ActorSystem.private);
         `key_of(reply)` names the request a reply answers (None: not a reply of ours)."""
         self._open_endpoint, self._key_of = open_endpoint, key_of
-        self._requests: queue.Queue = queue.Queue()
+        self._requests: queue.Queue[Any] = queue.Queue()
         self._waiters: dict[str, Callable[[Any], None]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()

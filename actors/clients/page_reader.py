@@ -32,8 +32,8 @@ class ReaderBroken:
 class PageReader:
     def __init__(self, open_endpoint: Callable[[], Any], feed: Callable[[], Any], subscription_id: str) -> None:
         self._open_endpoint, self._feed, self.subscription_id = open_endpoint, feed, subscription_id
-        self._pages: queue.Queue = queue.Queue()
-        self._requests: queue.Queue = queue.Queue()
+        self._pages: queue.Queue[Any] = queue.Queue()
+        self._requests: queue.Queue[Any] = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"encore-pages-{subscription_id[:8]}")
 

@@ -23,11 +23,11 @@ import time
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from thespian.actors import ActorSystem
 
@@ -77,6 +77,7 @@ from storage.records import NO_META
 from .endpoints import ThreadEndpoint, private_endpoint
 from .page_reader import PageReader, ReaderBroken
 
+R = TypeVar("R")   # the reply type a request waits for
 RESUBSCRIBE_S = 5.0      # a subscription that heard nothing for this long asks again
 _new_object = object.__new__
 QUERY_GRACE_S = 1.0
@@ -92,10 +93,10 @@ class CommandResult:
     stream: str | None = None
     version: int | None = None
     position: int | None = None
-    events: list[dict] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
     code: str | None = None
     message: str | None = None
-    errors: list[dict] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
     duplicate: bool = False
 
     @property
@@ -103,7 +104,7 @@ class CommandResult:
         return self.status == "accepted"
 
     @classmethod
-    def from_plain(cls, plain: dict) -> CommandResult:
+    def from_plain(cls, plain: dict[str, Any]) -> CommandResult:
         """From a shard's plain result. Built around its fields' dict, as `dataclasses` would
         after `__init__` (whose frozen-attribute setting is twice the cost of the rest)."""
         get = plain.get
@@ -138,7 +139,7 @@ class CommandResult:
 class Outgoing(NamedTuple):
     """A command ready to send: what travels, its id, and the shard it routes to."""
 
-    wire: tuple   # (type, fields, command id), and its meta when it has some
+    wire: tuple[Any, ...]   # (type, fields, command id), and its meta when it has some
     command_id: str
     shard: int
 
@@ -159,7 +160,7 @@ class Encore:
         self._owner = threading.get_ident()
         self._endpoints: weakref.WeakSet[ThreadEndpoint] = weakref.WeakSet()   # threads' own, while they live
         self._replica = itertools.count()
-        self._pages: dict[str, deque] = {}   # in-process subscription id -> its pages that others received
+        self._pages: dict[str, deque[Any]] = {}   # in-process subscription id -> its pages that others received
         self._subscriptions: dict[str, Any] = {}   # subscription id -> its page source, while open
         self.data_dir: Path | None = None    # the system's data directory
         self._system_pid: int | None = None  # attached: the owner process of the system attached to
@@ -298,7 +299,7 @@ class Encore:
         [result] = self.send_prepared([item], timeout)
         return result.raise_for_failure()
 
-    def ask_raw(self, type_name: str, data: dict, *, command_id: str | None = None,
+    def ask_raw(self, type_name: str, data: dict[str, Any], *, command_id: str | None = None,
                 timeout: float = 10.0, **meta: Any) -> CommandResult:
         """Like ask, from a type name and plain fields (what the CLI sends)."""
         command = self.app.parse_command(type_name, data)
@@ -388,7 +389,7 @@ class Encore:
             results[position] = results[first]
         return results  # type: ignore[return-value]
 
-    def _collect(self, system: ActorSystem, batches: dict, results: list, deadline: float) -> None:
+    def _collect(self, system: ActorSystem, batches: dict[str, Any], results: list[Any], deadline: float) -> None:
         while batches:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -407,19 +408,20 @@ class Encore:
             raise ValidationFailed(f"expected a Query, got {type(query).__name__}")
         return self.query_raw(type(query).__name__, plain_fields(query), after=after, timeout=timeout)
 
-    def query_raw(self, type_name: str, data: dict, *, after: int = 0, timeout: float = 5.0) -> Any:
+    def query_raw(self, type_name: str, data: dict[str, Any], *, after: int = 0, timeout: float = 5.0) -> Any:
         return self._ask_view(self.app.view_of(type_name), type_name, data, after, timeout)
 
-    def view_digest(self, view: str, *, after: int = 0, timeout: float = 30.0) -> dict:
+    def view_digest(self, view: str, *, after: int = 0, timeout: float = 30.0) -> dict[str, Any]:
         """{view, checkpoint, digest}: a SHA-256 of the view's whole state at its checkpoint, to
         compare with a fold of the log (`actors.followers.view_fold.state_digest`)."""
         if view not in self.app.projections:
             raise ValidationFailed(f"unknown view {view!r}; known: {', '.join(sorted(self.app.projections))}")
         if view not in self._topology.views:
             self.refresh_topology()   # a replica restarted since: the supervisor knows its address
-        return self._ask_view(view, DIGEST_QUERY, {}, after, timeout)
+        digest: dict[str, Any] = self._ask_view(view, DIGEST_QUERY, {}, after, timeout)
+        return digest
 
-    def _ask_view(self, view: str, type_name: str, data: dict, after: int, timeout: float) -> Any:
+    def _ask_view(self, view: str, type_name: str, data: dict[str, Any], after: int, timeout: float) -> Any:
         return answer_of(self.view_answer(view, query_request(type_name, data, after, timeout, view)))
 
     def view_answer(self, view: str, request: QueryRequest) -> QueryAnswer:
@@ -525,7 +527,7 @@ class Encore:
 
     # ---------------------------------------------------------------- operations
 
-    def status(self, *, timeout: float = 10.0) -> dict:
+    def status(self, *, timeout: float = 10.0) -> dict[str, Any]:
         request = StatusRequest(uuid.uuid4().hex)
         reply = self._ask_for(self._supervisor, request, StatusReport,
                               lambda r: r.request_id == request.request_id, timeout)
@@ -544,7 +546,7 @@ class Encore:
             raise ValidationFailed(reply.message)
         return reply.message
 
-    def aggregate_state(self, stream: str, version: int | None = None, *, timeout: float = 10.0) -> dict:
+    def aggregate_state(self, stream: str, version: int | None = None, *, timeout: float = 10.0) -> dict[str, Any]:
         """{stream, version, state}: the aggregate's state at `version` (latest when None), folded
         by its shard from the store with the aggregate's own code; the live instance is untouched."""
         if not isinstance(stream, str):
@@ -579,7 +581,7 @@ class Encore:
         replica of the view goes on past it."""
         return self._control(name, "skip", check_position(offset), timeout)
 
-    def followers(self, *, timeout: float = 10.0) -> list[dict]:
+    def followers(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Each view replica and reactor: name, state, checkpoint, lag, events per second (since
         the previous status), last error, the failed event's offset, skips, parked events."""
         keys = ("name", "role", "state", "checkpoint", "lag", "events_per_s", "rebuild_checkpoint", "rebuilds",
@@ -600,7 +602,7 @@ class Encore:
             raise ValidationFailed(reply.message)
         return reply.message
 
-    def parked(self, *, timeout: float = 10.0) -> list[dict]:
+    def parked(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Every reactor's parked events: reactor, offset, kind (handler or effect), error, attempts."""
         return [{"reactor": a.get("reactor"), **p} for a in self.status(timeout=timeout)["actors"]
                 if a.get("role") == "reactor" for p in a.get("parked") or ()]
@@ -618,7 +620,7 @@ class Encore:
             raise ValidationFailed(reply.message)
         return reply.message
 
-    def _ask_for(self, to: Any, message: Any, kind: type, matches: Any, timeout: float) -> Any:
+    def _ask_for(self, to: Any, message: Any, kind: type[R], matches: Callable[[R], bool], timeout: float) -> R | None:
         if kind is not QueryAnswer:   # (a query's was checked before its grace was added)
             check_timeout(timeout)
         deadline = time.monotonic() + timeout
@@ -681,7 +683,7 @@ class _InProcessPages:
         self.client._pages.pop(self.subscription_id, None)
 
 
-def query_request(type_name: str, data: dict, after: int, timeout: float, view: str) -> QueryRequest:
+def query_request(type_name: str, data: dict[str, Any], after: int, timeout: float, view: str) -> QueryRequest:
     """A query to a view, its position and timeout checked."""
     return QueryRequest(uuid.uuid4().hex, type_name, data, check_position(after), check_timeout(timeout), view)
 
@@ -712,5 +714,5 @@ def _resumed(request: SubscribeRequest, last: int) -> SubscribeRequest:
                             request.window)
 
 
-def _raise_query_error(error: dict) -> None:
+def _raise_query_error(error: dict[str, Any]) -> None:
     raise error_from_plain(error, query=True)

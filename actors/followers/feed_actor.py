@@ -123,7 +123,7 @@ class Feed(FollowerActor):
         self.stalls = 0
         self.pumping = False
 
-    def receiveMsg_Configure(self, msg: Configure, sender) -> None:
+    def receiveMsg_Configure(self, msg: Configure, sender: Any) -> None:
         try:
             settings = Settings.from_plain(msg.settings)
             self.store = open_store(settings.store_dir)
@@ -135,7 +135,7 @@ class Feed(FollowerActor):
         self.start_following(slot_key("feed", "", msg.index), settings.poll_interval_s)
         self.send(sender, Ready("feed", msg.index))
 
-    def receiveMsg_SubscribeRequest(self, msg: SubscribeRequest, sender) -> None:
+    def receiveMsg_SubscribeRequest(self, msg: SubscribeRequest, sender: Any) -> None:
         try:
             subscription = subscription_from(msg, sender)
         except ValidationFailed as e:
@@ -151,7 +151,7 @@ class Feed(FollowerActor):
         self.subscriptions[subscription.subscription_id] = subscription
         self._pump(subscription)
 
-    def receiveMsg_PageSeen(self, msg: PageSeen, sender) -> None:
+    def receiveMsg_PageSeen(self, msg: PageSeen, sender: Any) -> None:
         subscription = self.subscriptions.get(msg.subscription_id)
         if subscription is not None:  # unknown: dropped or before a restart; the client asks again
             subscription.in_flight = max(0, subscription.in_flight - 1)
@@ -159,7 +159,7 @@ class Feed(FollowerActor):
             subscription.stalled = False
             self._pump(subscription)
 
-    def receiveMsg_Unsubscribe(self, msg: Unsubscribe, sender) -> None:
+    def receiveMsg_Unsubscribe(self, msg: Unsubscribe, sender: Any) -> None:
         if self.subscriptions.pop(msg.subscription_id, None) is not None:
             log.info("subscription %s ended by its client", msg.subscription_id)
             self._stop_following_if_idle()
@@ -256,7 +256,7 @@ class Feed(FollowerActor):
         if not self.pumping:   # (a transport may finish a send within it)
             self.advance()
 
-    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
+    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender: Any) -> None:
         self.send(sender, StatusReport(msg.request_id, {
             "role": "feed", "index": 0, "pid": os.getpid(), "subscriptions": len(self.subscriptions),
             "pages_sent": self.pages_sent, "pages_transmitting": self.transmitting,
@@ -265,10 +265,10 @@ class Feed(FollowerActor):
             **memory_mb(),
         }))
 
-    def receiveMsg_Flush(self, msg: Flush, sender) -> None:
+    def receiveMsg_Flush(self, msg: Flush, sender: Any) -> None:
         self.send(sender, Flushed("feed", 0))
 
-    def receiveMsg_ActorExitRequest(self, msg: ActorExitRequest, sender) -> None:
+    def receiveMsg_ActorExitRequest(self, msg: ActorExitRequest, sender: Any) -> None:
         if self.store is not None:
             self.store.close()
             self.store = None

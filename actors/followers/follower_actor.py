@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 from thespian.actors import ActorTypeDispatcher, WakeupMessage
 
@@ -39,7 +40,7 @@ class FollowerActor(ActorTypeDispatcher):
         self.follower_key, self.poll_s = key, poll_s
         self.wakeupAfter(timedelta(seconds=0), payload=POLL)
 
-    def receiveMsg_ShardsChanged(self, msg: ShardsChanged, sender) -> None:
+    def receiveMsg_ShardsChanged(self, msg: ShardsChanged, sender: Any) -> None:
         if not self.follower_key or not isinstance(msg.shards, list):
             return
         known, self.shards = self.shards, [a for a in msg.shards if a is not None]
@@ -57,13 +58,13 @@ class FollowerActor(ActorTypeDispatcher):
         for address in self.shards:
             self.send(address, FollowShard(self.follower_key) if on else UnfollowShard(self.follower_key))
 
-    def receiveMsg_HeadNotice(self, msg: HeadNotice, sender) -> None:
+    def receiveMsg_HeadNotice(self, msg: HeadNotice, sender: Any) -> None:
         if self.follower_key:
             self.notices += 1
             self._advance_now()
             self.send(sender, NoticeSeen(self.follower_key))
 
-    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender) -> None:
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
         if not self.follower_key:
             return
         if msg.payload == MORE:

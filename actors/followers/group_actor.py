@@ -111,7 +111,7 @@ class FollowerGroup(FollowerActor):
         self.tried_at = 0.0
         self.all_shards: list[Any] = []
 
-    def receiveMsg_Configure(self, msg: Configure, sender) -> None:
+    def receiveMsg_Configure(self, msg: Configure, sender: Any) -> None:
         self.name, self.index = msg.view, msg.index
         try:
             self.settings = settings = Settings.from_plain(msg.settings)
@@ -190,7 +190,7 @@ class FollowerGroup(FollowerActor):
         if isinstance(payload, _MemberWakeup) and payload.member in self.members:
             self.members[payload.member].on_wakeup(payload.payload)
 
-    def receiveMsg_ShardsChanged(self, msg: ShardsChanged, sender) -> None:
+    def receiveMsg_ShardsChanged(self, msg: ShardsChanged, sender: Any) -> None:
         if isinstance(msg.shards, list):
             self.all_shards = list(msg.shards)
             for reactor in self.reactors.values():
@@ -201,7 +201,7 @@ class FollowerGroup(FollowerActor):
 
     # ---------------------------------------------------------------- routed messages
 
-    def receiveMsg_QueryRequest(self, msg: QueryRequest, sender) -> None:
+    def receiveMsg_QueryRequest(self, msg: QueryRequest, sender: Any) -> None:
         view = self._view_of(msg)
         if isinstance(view, EncoreError):
             self.send(sender, query_error(msg, view))
@@ -236,14 +236,14 @@ class FollowerGroup(FollowerActor):
                 return e
             return ValidationFailed(f"query type {msg.type!r} is not one this app answers")
 
-    def receiveMsg_ControlFollower(self, msg: ControlFollower, sender) -> None:
+    def receiveMsg_ControlFollower(self, msg: ControlFollower, sender: Any) -> None:
         replica = next((r for r in self.views.values() if r.name == msg.name), None)
         if replica is None:
             self.send(msg.reply_to or sender, ControlAnswer(msg.name, False, f"{msg.name} is not a view of this group"))
         else:
             replica.control(msg, sender)
 
-    def receiveMsg_RetryParked(self, msg: RetryParked, sender) -> None:
+    def receiveMsg_RetryParked(self, msg: RetryParked, sender: Any) -> None:
         reactor = self.reactors.get(msg.reactor)
         if reactor is None:
             why = f"{msg.reactor} is not a reactor of this group"
@@ -251,14 +251,14 @@ class FollowerGroup(FollowerActor):
         else:
             reactor.retry_parked(msg if msg.reply_to is not None else RetryParked(msg.reactor, msg.offset, sender))
 
-    def receiveMsg_BatchResults(self, msg: BatchResults, sender) -> None:
+    def receiveMsg_BatchResults(self, msg: BatchResults, sender: Any) -> None:
         reactor = self.batches.pop(msg.batch_id, None)
         if reactor is not None:
             reactor.batch_results(msg)
 
     # ---------------------------------------------------------------- operations
 
-    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
+    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender: Any) -> None:
         status = {"role": "group", "view": self.name, "index": self.index, "pid": os.getpid(),
                   "notices": self.notices,
                   "members": [m.status() for m in self.members.values()] + self._broken_status(),
@@ -278,12 +278,12 @@ class FollowerGroup(FollowerActor):
             return {"role": "projection", "view": view, "index": self.index}
         return {"role": "reactor", "view": name.removesuffix("-0"), "index": 0}
 
-    def receiveMsg_Flush(self, msg: Flush, sender) -> None:
+    def receiveMsg_Flush(self, msg: Flush, sender: Any) -> None:
         for member in self.members.values():
             member.flush()
         self.send(sender, Flushed("group", self.index, self.name))
 
-    def receiveMsg_ActorExitRequest(self, msg: ActorExitRequest, sender) -> None:
+    def receiveMsg_ActorExitRequest(self, msg: ActorExitRequest, sender: Any) -> None:
         if self.store is not None:
             self.store.close()
             self.store = None

@@ -39,7 +39,7 @@ class Outgoing(NamedTuple):
     command: Command
     cause: StoredEvent
 
-    def wire(self) -> tuple[str, dict, str, dict]:
+    def wire(self) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
         """As it travels: its events carry the cause's correlation id and headers, and the cause
         as their causation."""
         return type(self.command).__name__, plain_fields(self.command), self.command_id, caused_by(self.cause)
@@ -174,7 +174,7 @@ class ReactorRunner:
         self.stats.rejected += 1
         return self._answer(sent, "/r", lambda: self.reactor.rejected(sent.command, code, message, sent.cause))
 
-    def accepted(self, sent: Outgoing, events: list[dict]) -> list[Outgoing]:
+    def accepted(self, sent: Outgoing, events: list[dict[str, Any]]) -> list[Outgoing]:
         """What the reactor sends when one of its commands was accepted (its @on_accepted)."""
         if type(sent.command) not in self.reactor_type.encore_acceptances:
             return []
@@ -234,7 +234,7 @@ class ReactorRunner:
         self.saved_at = time.monotonic()
         self.stats.saved += 1
 
-    def _take(self, answer: list, cause: StoredEvent, prefix: str) -> list[Outgoing]:
+    def _take(self, answer: list[Any], cause: StoredEvent, prefix: str) -> list[Outgoing]:
         outgoing = []
         for index, item in enumerate(answer):
             if isinstance(item, Deadline):

@@ -1,7 +1,8 @@
 """One replica of a projection's view: follows the log in ranges, answers queries with copies.
 
-Runs inside a projection actor's process. Events are applied strictly in log order, so the view
-at checkpoint N is the fold of events 1..N. The view and its checkpoint are saved together, in one
+The fold only, no actor code: a view replica (`view_replica`) runs it in its follower group's
+process. Events are applied strictly in log order, so the view at checkpoint N is the fold of
+events 1..N. The view and its checkpoint are saved together, in one
 transaction, every `view_snapshot_every` events or `view_snapshot_interval_s` seconds; a restart
 resumes from there. Events of types the projection does not handle are skipped undecoded.
 """
@@ -234,10 +235,10 @@ class ViewFollower:
         except Exception as e:
             raise QueryFailed(f"view {self.name} failed to answer {type_name}: {e!r}") from e
 
-    def digest(self) -> dict:
+    def digest(self) -> dict[str, Any]:
         return {"view": self.name, "checkpoint": self.checkpoint, "digest": state_digest(self.view.encore_snapshot())}
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         return {
             "view": self.name, "checkpoint": self.checkpoint, "applied": self.stats.applied,
             "snapshot_checkpoint": self.saved_checkpoint, "resumed_from": self.stats.resumed_from,

@@ -112,7 +112,7 @@ class ViewReplica:
         if isinstance(payload, _QueryDeadline) and self.waiting:
             self._answer_waiting()
 
-    def query(self, msg: QueryRequest, sender) -> None:
+    def query(self, msg: QueryRequest, sender: Any) -> None:
         follower = self.follower
         try:
             after, timeout_s = check_position(msg.after), check_timeout(msg.timeout_s)
@@ -147,7 +147,7 @@ class ViewReplica:
                 still.append((msg, reply_to, deadline))
         self.waiting = still
 
-    def control(self, msg: ControlFollower, sender) -> None:
+    def control(self, msg: ControlFollower, sender: Any) -> None:
         follower, name = self.follower, self.name
         if msg.action in ("pause", "resume"):
             self.paused = msg.action == "pause"

@@ -88,7 +88,7 @@ class App:
                     raise ConfigError(f"reactor {name!r} answers outcomes of {command_type.__name__}, which no "
                                       f"aggregate of app {self.name!r} handles")
 
-    def _add(self, table: dict, name: str, value: Any) -> None:
+    def _add(self, table: dict[str, Any], name: str, value: Any) -> None:
         if name in table and table[name] != value:
             raise ConfigError(f"app {self.name!r}: two different types are named {name!r}; rename one")
         table[name] = value
@@ -118,10 +118,8 @@ class App:
 
     def parse_command(self, type_name: str, data: Any) -> Command:
         """The command of that type from plain data, or ValidationFailed saying what is wrong."""
-        return _parse(self.commands, "command", type_name, data)
-
-    def aggregate_for(self, command: Command) -> type[Aggregate]:
-        return self.commands[type(command).__name__][1]
+        command: Command = _parse(self.commands, "command", type_name, data)
+        return command
 
     def stream_of(self, command: Command) -> str:
         return self.route(command)[0]
@@ -150,7 +148,8 @@ class App:
     # ---------------------------------------------------------------- queries
 
     def parse_query(self, type_name: str, data: Any) -> Query:
-        return _parse(self.queries, "query", type_name, data)
+        query: Query = _parse(self.queries, "query", type_name, data)
+        return query
 
     def view_of(self, query_type_name: str) -> str:
         """The view that answers a query type, or ValidationFailed for a type the app lacks."""
@@ -161,7 +160,7 @@ class App:
         return found[1]
 
 
-def _parse(table: dict[str, tuple], kind: str, type_name: Any, data: Any) -> Any:
+def _parse(table: dict[str, tuple[Any, ...]], kind: str, type_name: Any, data: Any) -> Any:
     entry = table.get(type_name) if isinstance(type_name, str) else None
     if entry is None:
         raise ValidationFailed(f"unknown {kind} type {type_name!r}; known: {', '.join(sorted(table))}")

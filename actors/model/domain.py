@@ -73,7 +73,8 @@ def plain_fields(message: BaseModel) -> dict[str, Any]:
         plain = _scalar_models[cls] = _has_only_scalar_fields(cls)
     if plain:
         return message.__dict__.copy()
-    return message.__pydantic_serializer__.to_python(message, mode="json")
+    fields: dict[str, Any] = message.__pydantic_serializer__.to_python(message, mode="json")
+    return fields
 
 
 _SCALARS = (str, int, float, bool)
@@ -140,7 +141,7 @@ def stored_validator_of(model: type[BaseModel]) -> Callable[[Any], Any]:
     """How an event is built from its stored data (its JSON form, decided and validated before):
     pydantic's lax mode, so "10.50" is a Decimal again and "2025-01-01" a date, whatever the
     class's own strictness."""
-    validate: Any = validator_of(model)
+    validate: Callable[..., Any] = validator_of(model)
     if not model.model_config.get("strict"):
         return validate   # lax already
     return lambda data: validate(data, strict=False)
@@ -209,39 +210,39 @@ def _is_plain(annotation: Any) -> bool:
     return False
 
 
-def handles(command_type: type[Command]) -> Callable:
+def handles(command_type: type[Command]) -> Callable[..., Any]:
     """Marks an aggregate method as the decider of `command_type`."""
     return _mark("encore_handles", command_type)
 
 
-def applies(event_type: type[Event]) -> Callable:
+def applies(event_type: type[Event]) -> Callable[..., Any]:
     """Marks an aggregate or projection method as what `event_type` does to the state."""
     return _mark("encore_applies", event_type)
 
 
-def answers(query_type: type[Query]) -> Callable:
+def answers(query_type: type[Query]) -> Callable[..., Any]:
     """Marks a projection method as the answer to `query_type` (returns plain data)."""
     return _mark("encore_answers", query_type)
 
 
-def reacts(event_type: type[Event]) -> Callable:
+def reacts(event_type: type[Event]) -> Callable[..., Any]:
     """Marks a reactor method as its answer to `event_type`: (event, stored) -> what to send."""
     return _mark("encore_reacts", event_type)
 
 
-def on_rejected(command_type: type[Command]) -> Callable:
+def on_rejected(command_type: type[Command]) -> Callable[..., Any]:
     """Marks a reactor method as its answer to the rejection of a `command_type` it sent:
     (command, rejection code, message, the stored event that caused it) -> what to send."""
     return _mark("encore_rejections", command_type)
 
 
-def on_accepted(command_type: type[Command]) -> Callable:
+def on_accepted(command_type: type[Command]) -> Callable[..., Any]:
     """Marks a reactor method as its answer to the acceptance of a `command_type` it sent:
     (command, its new events as plain dicts, the stored event that caused it) -> what to send."""
     return _mark("encore_acceptances", command_type)
 
 
-def effect(event_type: type[Event]) -> Callable:
+def effect(event_type: type[Event]) -> Callable[..., Any]:
     """Marks a reactor method as a side effect of `event_type` (an email, an HTTP call):
     (event, stored, key) -> None. It runs outside every command handler, at least once per
     event, with `key` the same on every run (reactor and offset: hand it to the outside world as
@@ -249,8 +250,8 @@ def effect(event_type: type[Event]) -> Callable:
     return _mark("encore_effects", event_type)
 
 
-def _mark(attribute: str, message_type: type) -> Callable:
-    def mark(fn: Callable) -> Callable:
+def _mark(attribute: str, message_type: type) -> Callable[..., Any]:
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
         setattr(fn, attribute, message_type)
         return fn
 
@@ -378,7 +379,7 @@ class Reactor(_Stateful):
         name = self.encore_rejections.get(type(command))
         return list(getattr(self, name)(command, code, message, stored) or ()) if name else []
 
-    def accepted(self, command: Command, events: list[dict], stored: Any) -> list[Reaction]:
+    def accepted(self, command: Command, events: list[dict[str, Any]], stored: Any) -> list[Reaction]:
         name = self.encore_acceptances.get(type(command))
         return list(getattr(self, name)(command, events, stored) or ()) if name else []
 
@@ -388,7 +389,7 @@ class Reactor(_Stateful):
             getattr(self, name)(event, stored, key)
 
 
-def _appliers(instance: Aggregate | Projection, default_apply: Callable) -> dict[str, Callable]:
+def _appliers(instance: Aggregate | Projection, default_apply: Callable[..., Any]) -> dict[str, Callable[..., Any]]:
     """Event type name -> what applies it to `instance`, bound once (a replay then skips the
     per-event dispatch of `apply`). A class that overrides `apply` gets every type it handles
     through its own `apply`."""

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from actors.clients.fields import parse_fields
-from actors.errors import EncoreError, ValidationFailed
+from actors.errors import EncoreError, NoSystemRunning, SystemAlreadyRunning, SystemError_, ValidationFailed
 from actors.model.app import load_app
 from actors.process.settings import Settings
 from actors.protocol.metadata import command_meta
 from actors.protocol.wire import MAX_POSITION
 from actors.system import launch as system
-from storage import open_store
+from storage import StoredEvent, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_APP = "examples.all:app"
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if hasattr(args, "data"):
             _check_data_dir(args)
-        return args.handler(args)
+        code: int = args.handler(args)
+        return code
     except EncoreError as e:
         _fail(args, str(e), kind=type(e).__name__)
     except KeyboardInterrupt:
@@ -290,17 +291,18 @@ def _start_failure(launcher_log: Path) -> str:
     return "the system failed to start:\n  " + "\n  ".join(tail) + f"\n(whole log: {launcher_log})"
 
 
-def _wait_started(data_dir: Path, child: subprocess.Popen, log_dir: Path, timeout: float = 120.0) -> dict:
+def _wait_started(data_dir: Path, child: subprocess.Popen[bytes], log_dir: Path,
+                  timeout: float = 120.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if child.poll() is not None:
-            raise system.SystemError_(_start_failure(log_dir / "launcher.log"))
+            raise SystemError_(_start_failure(log_dir / "launcher.log"))
         state = system.read_state(data_dir)
         if state and state.get("pid") == child.pid:
             return state
         time.sleep(0.1)  # waiting on another process to write its state file
     child.terminate()
-    raise system.SystemError_(f"the system did not start within {timeout}s; see {log_dir}")
+    raise SystemError_(f"the system did not start within {timeout}s; see {log_dir}")
 
 
 def _warn_remote(args: argparse.Namespace) -> None:
@@ -320,7 +322,7 @@ def cmd_http(args: argparse.Namespace) -> int:
     _check_port_free(host, args.port)
     data = args.data.resolve()
     if not (data / "system.json").exists():
-        raise system.NoSystemRunning(f"no system is running on {data}; start one with `encore start --data {data}`")
+        raise NoSystemRunning(f"no system is running on {data}; start one with `encore start --data {data}`")
     state = system.running_state(data)
     load_app(state["app"], state.get("app_dir"))   # here first: an app that cannot be loaded is said in one line
     if args.allow_remote:
@@ -339,7 +341,7 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as e:
-            raise system.SystemAlreadyRunning(f"cannot listen on {host}:{port} ({e.strerror}); choose "
+            raise SystemAlreadyRunning(f"cannot listen on {host}:{port} ({e.strerror}); choose "
                                               f"another port") from None
 
 
@@ -356,7 +358,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 2 if problems else 0
 
 
-def stop_problems(state: dict) -> list[str]:
+def stop_problems(state: dict[str, Any]) -> list[str]:
     """What went wrong in a stop, as `encore stop` reports it (nothing when it went cleanly)."""
     report, problems = state.get("report"), []
     if report is None:
@@ -377,7 +379,7 @@ def stop_problems(state: dict) -> list[str]:
 # ---------------------------------------------------------------- using it
 
 
-def _client(args: argparse.Namespace):
+def _client(args: argparse.Namespace) -> Any:
     from actors.clients.sync_client import Encore
 
     return Encore.attach(args.data.resolve())
@@ -518,7 +520,7 @@ def cmd_events(args: argparse.Namespace) -> int:
         return _follow_events(args)
     store_dir = args.data.resolve() / "store"
     if not (store_dir / "data.mdb").exists():
-        raise system.NoSystemRunning(f"{args.data} holds no Encore store; start a system with `bin/encore start`")
+        raise NoSystemRunning(f"{args.data} holds no Encore store; start a system with `bin/encore start`")
     with open_store(store_dir) as store:
         if args.stream:
             events = store.read_stream(args.stream, after_version=args.after, limit=args.limit)
@@ -567,7 +569,7 @@ def _headers(pairs: list[str]) -> dict[str, str]:
     return headers
 
 
-def _print_event(args: argparse.Namespace, e) -> None:
+def _print_event(args: argparse.Namespace, e: StoredEvent) -> None:
     if args.json:
         print(json.dumps({**e.envelope(), "data": e.data}))
         return
@@ -575,7 +577,7 @@ def _print_event(args: argparse.Namespace, e) -> None:
     print(f"{e.offset:>8} {e.stream:24} v{e.version:<5} {e.type:18} {json.dumps(e.data)} {stamp}{_meta_text(e)}")
 
 
-def _meta_text(e) -> str:
+def _meta_text(e: StoredEvent) -> str:
     """The event's meta where it says more than its command id: " corr=... cause=... user=ann"."""
     parts = [f"corr={e.correlation_id}"] if e.correlation_id != e.command_id else []
     parts += [f"cause={e.causation_id}"] if e.causation_id != e.command_id else []

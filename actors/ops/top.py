@@ -25,7 +25,7 @@ from rich.text import Text
 def run_top(client: Any, *, interval: float = 1.0, frames: int | None = None) -> int:
     """Refresh every `interval` seconds; `frames` ends after that many (for scripts and tests)."""
     console = Console() if sys.stdout.isatty() else Console(width=200)   # a pipe: lines wide enough
-    previous: tuple[float, dict] | None = None
+    previous: tuple[float, dict[str, Any]] | None = None
     shown = 0
     with _keys() as pressed, Live(Text("asking the system..."), console=console, auto_refresh=False) as live:
         try:
@@ -42,7 +42,7 @@ def run_top(client: Any, *, interval: float = 1.0, frames: int | None = None) ->
     return 0
 
 
-def render(status: dict, previous: tuple[float, dict] | None, now: float) -> Group:
+def render(status: dict[str, Any], previous: tuple[float, dict[str, Any]] | None, now: float) -> Group:
     before = {a["name"]: a for a in previous[1]["actors"]} if previous else {}
     elapsed = now - previous[0] if previous else 0.0
     header = Text(f"Encore  app {status.get('app')}  head {status.get('head_offset'):,}  "
@@ -58,20 +58,20 @@ def render(status: dict, previous: tuple[float, dict] | None, now: float) -> Gro
     return Group(header, table)
 
 
-def _state(actor: dict) -> str:
+def _state(actor: dict[str, Any]) -> str:
     if not actor.get("running", True):
         return "[red]crash loop[/]" if actor.get("crash_loop") else "[red]down[/]"
     return {"paused": "[yellow]paused[/]", "failed": "[red]failed[/]"}.get(actor.get("state", ""), "running")
 
 
-def _rate(actor: dict, before: dict | None, elapsed: float) -> str:
+def _rate(actor: dict[str, Any], before: dict[str, Any] | None, elapsed: float) -> str:
     key = {"shard": "commands", "projection": "applied", "reactor": "handled"}.get(actor["role"])
     if key is None or before is None or elapsed <= 0 or key not in actor or key not in before:
         return "-"
     return f"{max(0, actor[key] - before[key]) / elapsed:,.0f}"
 
 
-def _detail(actor: dict) -> str:
+def _detail(actor: dict[str, Any]) -> str:
     role = actor["role"]
     if role == "shard":
         commit = (actor.get("measures") or {}).get("commit_ms")
@@ -91,7 +91,7 @@ def _detail(actor: dict) -> str:
     return ""
 
 
-def _bucket_quantile(histogram: dict | None, q: float) -> str:
+def _bucket_quantile(histogram: dict[str, Any] | None, q: float) -> str:
     """The upper bound of the bucket that holds quantile q (what a fixed-bucket histogram can say)."""
     if not histogram or not histogram.get("count"):
         return "-"

@@ -125,7 +125,7 @@ class SubscribeRequest:
 @dataclass(frozen=True)
 class SubscribeRefused:
     subscription_id: str
-    error: dict                             # a plain error (actors/protocol/wire.py)
+    error: dict[str, Any]                             # a plain error (actors/protocol/wire.py)
 
 
 @dataclass(frozen=True, repr=False)
@@ -136,7 +136,7 @@ class EventPage:
 
     subscription_id: str
     after: int
-    events: list[tuple]
+    events: list[tuple[Any, ...]]
     upto: int
 
     def __repr__(self) -> str:
@@ -161,7 +161,7 @@ class Unsubscribe:
 @dataclass(frozen=True, repr=False)
 class CommandBatch:
     batch_id: str
-    commands: list[tuple]   # (command type, fields, command id), and its meta when it has some
+    commands: list[tuple[Any, ...]]   # (command type, fields, command id), and its meta when it has some
 
     def __repr__(self) -> str:
         return _summary(self, "batch_id", len(self.commands), "commands")
@@ -170,7 +170,7 @@ class CommandBatch:
 @dataclass(frozen=True, repr=False)
 class BatchResults:
     batch_id: str
-    results: list[dict]                     # one plain result per command, same order
+    results: list[dict[str, Any]]                     # one plain result per command, same order
 
     def __repr__(self) -> str:
         return _summary(self, "batch_id", len(self.results), "results")
@@ -193,7 +193,7 @@ DIGEST_QUERY = "encore.view_digest"  # a built-in query every view answers: chec
 class QueryRequest:
     query_id: str
     type: str
-    data: dict
+    data: dict[str, Any]
     after: int = 0                          # read-your-writes: the view must have applied this offset
     timeout_s: float = 5.0
     view: str = ""                          # the view asked (its follower group may hold several)
@@ -204,7 +204,7 @@ class QueryAnswer:
     query_id: str
     ok: bool
     answer: Any = None
-    error: dict = field(default_factory=dict)   # a plain error (actors/protocol/wire.py)
+    error: dict[str, Any] = field(default_factory=dict)   # a plain error (actors/protocol/wire.py)
     checkpoint: int = 0
 
     def __repr__(self) -> str:  # answers can be whole views (digests, lists): see _summary
@@ -222,7 +222,7 @@ class StatusRequest:
 @dataclass(frozen=True)
 class StatusReport:
     request_id: str
-    status: dict
+    status: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -271,7 +271,7 @@ class StateRequest:
 class StateAnswer:
     request_id: str
     ok: bool
-    state: dict = field(default_factory=dict)   # {stream, version, state} or a plain error
+    state: dict[str, Any] = field(default_factory=dict)   # {stream, version, state} or a plain error
 
     def __repr__(self) -> str:
         return f"StateAnswer(request_id={self.request_id!r}, ok={self.ok})"
@@ -313,4 +313,4 @@ class Shutdown:
 
 @dataclass(frozen=True)
 class Stopped:
-    report: dict
+    report: dict[str, Any]

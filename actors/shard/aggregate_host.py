@@ -90,7 +90,7 @@ class _Batch:
     """One batch on its way through the host: a result per command (None until known), and
     what the commit writes (entries), answers (pending) and touches (streams)."""
 
-    results: list[dict | None]
+    results: list[dict[str, Any] | None]
     entries: list[AppendEntry] = field(default_factory=list)
     pending: list[_Pending] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
@@ -108,7 +108,7 @@ class AggregateHost:
 
     # ---------------------------------------------------------------- batches
 
-    def handle_batch(self, commands: list[tuple[str, dict, str]]) -> list[dict]:
+    def handle_batch(self, commands: list[tuple[str, dict[str, Any], str]]) -> list[dict[str, Any]]:
         """Decide and commit a batch; one plain result per command, in order."""
         batch = _Batch([None] * len(commands))
         parsed = self._parse(commands, batch)
@@ -127,7 +127,7 @@ class AggregateHost:
         self._passivate_over_cap()
         return batch.results  # type: ignore[return-value]
 
-    def _count_outcomes(self, commands: list, results: list) -> None:
+    def _count_outcomes(self, commands: list[Any], results: list[Any]) -> None:
         """Commands by type and status, for the metrics (a malformed item counts as type "?")."""
         outcomes, known = self.stats.outcomes, self.app.commands
         for item, result in zip(commands, results, strict=True):
@@ -137,7 +137,7 @@ class AggregateHost:
                 key = ("?", result["status"])
             outcomes[key] = outcomes.get(key, 0) + 1
 
-    def _parse(self, commands: list, batch: _Batch) -> list[_Parsed]:
+    def _parse(self, commands: list[Any], batch: _Batch) -> list[_Parsed]:
         parsed, seen = [], set()
         for index, item in enumerate(commands):
             try:
@@ -152,7 +152,7 @@ class AggregateHost:
                 batch.results[index] = invalid(e, command_id_of(item))
         return parsed
 
-    def _packed(self, type_name: str, data: dict) -> bytes:
+    def _packed(self, type_name: str, data: dict[str, Any]) -> bytes:
         """The command's fields packed, within the size limit, or ValidationFailed."""
         try:
             packed = codec.packb(data)
@@ -243,7 +243,7 @@ class AggregateHost:
             else:
                 batch.results[item.slot] = accepted(outcome, item.events or [])
 
-    def _due_snapshots(self, touched: set) -> list[Snapshot]:
+    def _due_snapshots(self, touched: set[Any]) -> list[Snapshot]:
         due = []
         for stream in touched:
             live = self.live.get(stream)
@@ -253,7 +253,7 @@ class AggregateHost:
                 live.snapshot_version = live.version
         return due
 
-    def _result_of(self, outcome: CommandOutcome, digest: str) -> dict:
+    def _result_of(self, outcome: CommandOutcome, digest: str) -> dict[str, Any]:
         """The recorded result of a command id used before: the first result for a retry, invalid
         for a different command reusing the id (nothing is written for it)."""
         if outcome.digest and outcome.digest != digest:
@@ -316,7 +316,7 @@ class AggregateHost:
         version = self._replay(state, self.store.stream_records(stream, after_version=version), version)
         return state, version, snapshot.version if snapshot else 0
 
-    def _replay(self, state: Aggregate, records: list[tuple], version: int) -> int:
+    def _replay(self, state: Aggregate, records: list[tuple[Any, ...]], version: int) -> int:
         """Apply stored events (plain tuples in StoredEvent's field order) to `state`; returns the
         version reached. Data of the current schema goes straight to its factory; older data is
         upcast first. Events of types the aggregate does not apply are not decoded."""
@@ -338,9 +338,10 @@ class AggregateHost:
             if fault is not None:
                 raise fault from None
             raise
-        return records[-1][_VERSION]
+        reached: int = records[-1][_VERSION]
+        return reached
 
-    def _forget(self, streams: set) -> None:
+    def _forget(self, streams: set[Any]) -> None:
         for stream in streams:
             self.live.pop(stream, None)
 
@@ -368,7 +369,7 @@ def _digest(type_name: str, packed_fields: bytes) -> str:
     return hashlib.blake2b(type_name.encode() + b"\0" + packed_fields, digest_size=8).hexdigest()
 
 
-def _unpack_item(item: Any) -> tuple[str, dict, str, dict]:
+def _unpack_item(item: Any) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
     if not isinstance(item, list | tuple) or len(item) not in (3, 4):
         raise ValidationFailed("a command must travel as (type, fields, command id[, meta])")
     type_name, data, command_id, meta = item if len(item) == 4 else (*item, NO_META)

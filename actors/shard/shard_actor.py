@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
+from typing import Any
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
@@ -50,7 +51,7 @@ class Shard(ActorTypeDispatcher):
         self.index = -1
         self.board = NoticeBoard(-1)
 
-    def receiveMsg_Configure(self, msg: Configure, sender) -> None:
+    def receiveMsg_Configure(self, msg: Configure, sender: Any) -> None:
         self.index = msg.index
         self.board.shard = msg.index
         try:
@@ -65,7 +66,7 @@ class Shard(ActorTypeDispatcher):
         self.wakeupAfter(timedelta(seconds=min(60.0, settings.idle_passivation_s / 4)))
         self.send(sender, Ready("shard", msg.index))
 
-    def receiveMsg_CommandBatch(self, msg: CommandBatch, sender) -> None:
+    def receiveMsg_CommandBatch(self, msg: CommandBatch, sender: Any) -> None:
         if not isinstance(msg.commands, list | tuple):
             kind = type(msg.commands).__name__
             results = [invalid(ValidationFailed(f"a batch must carry a list of commands, not {kind}"), None)]
@@ -78,7 +79,7 @@ class Shard(ActorTypeDispatcher):
             head = max((r.get("position") or 0 for r in results if r.get("status") == "accepted"), default=0)
             self._notify(self.board.committed(head))
 
-    def _handled(self, commands: list) -> list[dict]:
+    def _handled(self, commands: list[Any]) -> list[dict[str, Any]]:
         """The batch's results; a fault no check foresaw answers every command `failed` rather
         than leave its callers waiting for an answer that would never come. (A retry with the
         same ids is safe either way: were the batch written, it returns the recorded results.)"""
@@ -91,7 +92,7 @@ class Shard(ActorTypeDispatcher):
             return [failed(f"the shard could not process its batch: {type(e).__name__}: {e}", command_id_of(c))
                     for c in commands]
 
-    def receiveMsg_StateRequest(self, msg: StateRequest, sender) -> None:
+    def receiveMsg_StateRequest(self, msg: StateRequest, sender: Any) -> None:
         if self.host is None:
             answer = StateAnswer(msg.request_id, False, error_to_plain(Unavailable(f"shard {self.index} is starting")))
         else:
@@ -105,26 +106,26 @@ class Shard(ActorTypeDispatcher):
                     f"reading the state of {str(msg.stream)[:200]} failed: {type(e).__name__}: {e}")))
         reply(self, sender, answer)
 
-    def receiveMsg_FollowShard(self, msg: FollowShard, sender) -> None:
+    def receiveMsg_FollowShard(self, msg: FollowShard, sender: Any) -> None:
         if isinstance(msg.key, str):
             self._notify(self.board.follow(msg.key, sender, self.store.head_offset() if self.store else 0))
 
-    def receiveMsg_NoticeSeen(self, msg: NoticeSeen, sender) -> None:
+    def receiveMsg_NoticeSeen(self, msg: NoticeSeen, sender: Any) -> None:
         self._notify(self.board.seen(msg.key))
 
-    def receiveMsg_UnfollowShard(self, msg: UnfollowShard, sender) -> None:
+    def receiveMsg_UnfollowShard(self, msg: UnfollowShard, sender: Any) -> None:
         self.board.unfollow(msg.key)
 
-    def _notify(self, notices: list) -> None:
+    def _notify(self, notices: list[Any]) -> None:
         for address, notice in notices:
             self.send(address, notice)
 
-    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender) -> None:
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
         if self.host is not None:
             self.host.passivate_idle()
             self.wakeupAfter(timedelta(seconds=min(60.0, self.host.settings.idle_passivation_s / 4)))
 
-    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender) -> None:
+    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender: Any) -> None:
         stats = self.host.stats if self.host else None
         self.send(sender, StatusReport(msg.request_id, {
             "role": "shard", "index": self.index, "pid": os.getpid(),
@@ -141,10 +142,10 @@ class Shard(ActorTypeDispatcher):
             **memory_mb(),
         }))
 
-    def receiveMsg_Flush(self, msg: Flush, sender) -> None:
+    def receiveMsg_Flush(self, msg: Flush, sender: Any) -> None:
         self.send(sender, Flushed("shard", self.index))  # every acknowledged batch is committed
 
-    def receiveMsg_ActorExitRequest(self, msg: ActorExitRequest, sender) -> None:
+    def receiveMsg_ActorExitRequest(self, msg: ActorExitRequest, sender: Any) -> None:
         if self.store is not None:
             self.store.close()
             self.store = None

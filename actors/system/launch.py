@@ -38,9 +38,10 @@ def state_path(data_dir: Path) -> Path:
     return Path(data_dir) / STATE_FILE
 
 
-def read_state(data_dir: Path) -> dict | None:
+def read_state(data_dir: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(state_path(data_dir).read_text())
+        state: dict[str, Any] = json.loads(state_path(data_dir).read_text())
+        return state
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
@@ -69,7 +70,7 @@ def port_listening(port: int, host: str = loopback.LOOPBACK) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def running_state(data_dir: Path) -> dict:
+def running_state(data_dir: Path) -> dict[str, Any]:
     """The state of the system running on `data_dir`, or NoSystemRunning saying why not."""
     state = read_state(data_dir)
     if state is None:
@@ -101,7 +102,7 @@ def capabilities(port: int) -> dict[str, Any]:
 LOG_FORMATS = ("plain", "json")
 
 
-def log_defs(log_dir: Path, log_format: str = "plain") -> dict:
+def log_defs(log_dir: Path, log_format: str = "plain") -> dict[str, Any]:
     handler = {"class": "logging.FileHandler", "filename": str(log_dir / "encore.log"), "formatter": log_format}
     return {
         "version": 1,
@@ -113,7 +114,7 @@ def log_defs(log_dir: Path, log_format: str = "plain") -> dict:
     }
 
 
-def _actor_system(port: int, log_dir: Path | None = None, log_format: str = "plain"):
+def _actor_system(port: int, log_dir: Path | None = None, log_format: str = "plain") -> Any:
     from thespian.actors import ActorSystem
 
     poller.install()  # before the system exists: its actor processes are forked from this one
@@ -168,7 +169,7 @@ def _clear_stale_state(data_dir: Path) -> None:
 
 def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = False,
         host: str | None = None, ready: threading.Event | None = None, metrics_port: int | None = None,
-        log_format: str = "plain", app_dir: str | None = None) -> dict:
+        log_format: str = "plain", app_dir: str | None = None) -> dict[str, Any]:
     """Run the system in this process until SIGTERM or SIGINT; then stop it gracefully.
     Returns the shutdown report."""
     host = loopback.install(host, allow_remote=allow_remote)
@@ -184,7 +185,8 @@ def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = Fa
 
 
 def _run_locked(app_path: str, settings: Settings, *, port: int, host: str, ready: threading.Event | None,
-                metrics_port: int | None = None, log_format: str = "plain", app_dir: str | None = None) -> dict:
+                metrics_port: int | None = None, log_format: str = "plain",
+                app_dir: str | None = None) -> dict[str, Any]:
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ["THESPLOG_FILE"] = str(log_dir / "thespian.log")  # Thespian's own log, with the system's
@@ -192,7 +194,7 @@ def _run_locked(app_path: str, settings: Settings, *, port: int, host: str, read
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     system = _actor_system(port, log_dir, log_format)
-    report: dict = {"error": "the system stopped before it started"}
+    report: dict[str, Any] = {"error": "the system stopped before it started"}
     try:
         supervisor = _start(system, app_path, settings)
         if metrics_port is not None:
@@ -229,7 +231,7 @@ def _serve_metrics(system: Any, supervisor: Any, port: int) -> None:
 
     from .metrics import serve
 
-    def ask_status() -> dict:
+    def ask_status() -> dict[str, Any]:
         with system.private() as endpoint:
             reply = endpoint.ask(supervisor, StatusRequest("metrics"), 10)
         return reply.status if isinstance(reply, StatusReport) else {}
@@ -238,12 +240,12 @@ def _serve_metrics(system: Any, supervisor: Any, port: int) -> None:
     log.info("metrics on http://127.0.0.1:%d/metrics", port)
 
 
-def _stop(system: Any, supervisor: Any) -> dict:
+def _stop(system: Any, supervisor: Any) -> dict[str, Any]:
     reply = system.ask(supervisor, Shutdown(), 60)
     return reply.report if isinstance(reply, Stopped) else {"error": "no shutdown report within 60s"}
 
 
-def _write_stop_report(log_dir: Path, report: dict) -> None:
+def _write_stop_report(log_dir: Path, report: dict[str, Any]) -> None:
     """What the last stop did, for `encore stop` to say (it runs in another process)."""
     try:
         (log_dir / STOP_REPORT).write_text(json.dumps({**report, "stopped_at": time.time()}))
@@ -251,7 +253,7 @@ def _write_stop_report(log_dir: Path, report: dict) -> None:
         log.error("could not write the stop report %s: %s", log_dir / STOP_REPORT, e)
 
 
-def read_stop_report(data_dir: Path, since: float) -> dict | None:
+def read_stop_report(data_dir: Path, since: float) -> dict[str, Any] | None:
     """The report of a stop that ended after `since`, or None."""
     try:
         report = json.loads((Path(data_dir) / "logs" / STOP_REPORT).read_text())
@@ -290,7 +292,7 @@ def connect(data_dir: Path, *, timeout: float = 10.0) -> tuple[Any, Any, Topolog
 LOCK_RELEASE_WAIT_S = 15.0
 
 
-def request_stop(data_dir: Path, *, timeout: float = 90.0) -> dict:
+def request_stop(data_dir: Path, *, timeout: float = 90.0) -> dict[str, Any]:
     """Ask the owner process of the system on `data_dir` to stop; wait until it has exited."""
     state = running_state(data_dir)
     asked = time.time()

@@ -39,11 +39,11 @@ class StatusCollector(Collector):
         yield from _followers([a for a in _fresh(actors) if a["role"] in ("projection", "reactor")])
 
 
-def _fresh(actors: list[dict]) -> list[dict]:
+def _fresh(actors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [a for a in actors if a.get("answered")]
 
 
-def _shards(shards: list[dict]) -> Iterator[Metric]:
+def _shards(shards: list[dict[str, Any]]) -> Iterator[Metric]:
     commands = CounterMetricFamily("encore_commands", "commands a shard answered, by type and status",
                                    labels=["shard", "type", "status"])
     for shard in shards:
@@ -64,7 +64,7 @@ def _shards(shards: list[dict]) -> Iterator[Metric]:
         yield _counter(f"encore_{field}", text, [([s["name"]], s.get(field, 0)) for s in shards], ["shard"])
 
 
-def _followers(followers: list[dict]) -> Iterator[Metric]:
+def _followers(followers: list[dict[str, Any]]) -> Iterator[Metric]:
     yield _gauge("encore_follower_checkpoint", "the last log offset a follower handled", [
         ([f["name"], f["role"]], f.get("checkpoint", 0)) for f in followers], ["follower", "role"])
     yield _gauge("encore_follower_lag", "events between a follower's checkpoint and the head", [
@@ -73,14 +73,14 @@ def _followers(followers: list[dict]) -> Iterator[Metric]:
         ([f["name"]], len(f.get("parked") or ())) for f in followers if f["role"] == "reactor"], ["reactor"])
 
 
-def _gauge(name: str, text: str, samples: list, labels: list[str] | None = None) -> Metric:
+def _gauge(name: str, text: str, samples: list[Any], labels: list[str] | None = None) -> Metric:
     family = GaugeMetricFamily(name, text, labels=labels or [])
     for values, value in samples:
         family.add_metric(values, value)
     return family
 
 
-def _counter(name: str, text: str, samples: list, labels: list[str]) -> Metric:
+def _counter(name: str, text: str, samples: list[Any], labels: list[str]) -> Metric:
     family = CounterMetricFamily(name, text, labels=labels)
     for values, value in samples:
         family.add_metric(values, value)

@@ -70,7 +70,7 @@ FLUSH_TIMEOUT_S = 20.0
 
 def backoff_s(recent_restarts: int) -> float:
     """The wait before a restart, after `recent_restarts` deaths in the window (1 for the first)."""
-    return min(BACKOFF_CAP_S, BACKOFF_FIRST_S * 2 ** max(0, recent_restarts - 1))
+    return min(BACKOFF_CAP_S, BACKOFF_FIRST_S * 2.0 ** max(0, recent_restarts - 1))
 
 
 @dataclass
@@ -222,7 +222,7 @@ class Supervisor(ActorTypeDispatcher):
                     self.send(slot.address, ShardsChanged(shards))
 
     def _topology(self) -> Topology:
-        views: dict[str, list] = {}
+        views: dict[str, list[Any]] = {}
         for slot in self.slots.values():
             if slot.plan is not None and slot.address is not None:
                 for view in slot.plan.views:

@@ -137,7 +137,7 @@ class ReactorScenario:
         for event in events:
             self._react(event)
 
-    def _react(self, event: Event) -> list:
+    def _react(self, event: Event) -> list[Any]:
         self.offset += 1
         return self.reactor.react(event, stored_envelope(event, self.offset))
 
@@ -158,7 +158,7 @@ class ReactorScenario:
         """What the reactor sends when `command`, which it sent for `cause`, was rejected."""
         return Reaction(command, self.reactor.rejected(command, code, message, stored_envelope(cause, self.offset)))
 
-    def when_accepted(self, command: Command, cause: Event, events: list[dict] | None = None) -> Reaction:
+    def when_accepted(self, command: Command, cause: Event, events: list[dict[str, Any]] | None = None) -> Reaction:
         """What the reactor sends when `command`, which it sent for `cause`, was accepted."""
         return Reaction(command, self.reactor.accepted(command, events or [], stored_envelope(cause, self.offset)))
 
@@ -166,7 +166,7 @@ class ReactorScenario:
 class Reaction:
     """What a reactor returned: commands, deadlines and cancelled deadlines."""
 
-    def __init__(self, trigger: BaseModel, returned: list) -> None:
+    def __init__(self, trigger: BaseModel, returned: list[Any]) -> None:
         self.trigger = trigger
         self.commands = [r for r in returned if isinstance(r, Command)]
         self.deadlines = [r for r in returned if isinstance(r, Deadline)]
