@@ -99,7 +99,13 @@ def test_json_forms_are_taken_and_nothing_else(field, value, says):
         app.parse_command("Book", {**good, field: value})
 
 
-launched = launched_system("typed", app="tests.support.typed_app:app", extra_args=("--shards", "2"))
+system = launched_system("typed-launched", app="tests.support.typed_app:app", extra_args=("--shards", "2"))
+
+
+@pytest.fixture(scope="module")
+def launched(system):
+    with Encore.attach(system.data) as client:
+        yield client, system.data
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from tests.support.bad_input import (
 )
 from tests.support.helpers import assert_log_gapless
 from tests.support.system_helpers import (
+    child,
     encore_json,
     launched_system,
     listening_sockets,
@@ -104,7 +105,20 @@ def test_a_malformed_query_gets_a_clear_error_and_the_views_keep_answering(embed
     assert embedded.query_raw("GetBalance", {"account_id": "steady"})["balance"] >= 0
 
 
-launched = launched_system("bad-input")
+system = launched_system("bad-wire")
+
+
+@pytest.fixture(scope="module")
+def launched(system):
+    load = child("tests.support.load_client", str(system.data), "20")   # well-formed traffic, all along
+    raw = child("tests.support.raw_client", str(system.data), stdin=True)
+    try:
+        assert raw.stdout.readline().strip() == "ready"
+        yield system.data, load, raw
+    finally:
+        for process in (load, raw):
+            process.kill()
+            process.wait(timeout=30)
 
 
 def ack_line(load):
