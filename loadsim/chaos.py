@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from actors.client import Encore
 from actors.errors import ConfigError
+from actors.protocol.status import SystemStatus
 
 MIN_UP_S = 2.0   # a restarted victim has served a while since (a fault, not a fault loop)
 ROLES = {"kill-shard": ("shard",), "kill-projection": ("projection",), "kill-query": ("projection",),
@@ -70,15 +71,17 @@ class Chaos:
         if not actors:
             return False
         victim = self.rng.choice(actors)
+        pid = victim["pid"]
+        assert pid is not None   # (only actors that reported a pid were chosen)
         try:
-            os.kill(victim["pid"], signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:  # it died since it reported: nothing was killed
             return False
         self.kills.append({"kind": kind, "at_commands": done, "victim": victim["name"], "pid": victim["pid"],
                            "time": time.time()})
         return True
 
-    def report(self, status: dict, retried: int, lost: int, duplicated: int) -> dict:
+    def report(self, status: SystemStatus, retried: int, lost: int, duplicated: int) -> dict:
         restarts = sum(a.get("restarts", 0) for a in status.get("actors", []))
         return {"kills": len(self.kills), "planned": len(self.kinds), "not_done": len(self.schedule),
                 "restarts": restarts, "retried": retried, "lost": lost, "duplicated": duplicated,

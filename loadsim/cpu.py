@@ -7,6 +7,8 @@ import os
 import time
 from typing import Any
 
+from actors.protocol.status import SystemStatus
+
 TICKS = os.sysconf("SC_CLK_TCK")
 FOLLOWER_ROLES = ("group", "projection", "reactor", "feed")   # (one pid per process: followers share their group's)
 
@@ -20,7 +22,7 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICKS   # utime, stime (fields 14 and 15 of stat)
 
 
-def snapshot(status: dict) -> dict[str, dict[int, float | None]]:
+def snapshot(status: SystemStatus) -> dict[str, dict[int, float | None]]:
     """CPU so far of each shard and follower process, by role group."""
     groups: dict[str, dict[int, float | None]] = {"shards": {}, "followers": {}}
     for actor in status.get("actors", []):

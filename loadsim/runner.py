@@ -28,6 +28,7 @@ from actors.client import Encore
 from actors.errors import ConfigError, EncoreError
 from actors.model.app import importable_from, load_app
 from actors.process.settings import Settings
+from actors.protocol.status import SystemStatus
 from storage import open_store
 
 from . import cpu, report
@@ -370,7 +371,8 @@ def throughput(finished_at: list[tuple[float, int]], started: float, elapsed: fl
     return [(slot * width, bins.get(slot, 0) / width) for slot in range(max(bins, default=-1) + 1)]
 
 
-def figures(args, target: Target, workload: Workload, run: dict, verification, status: dict) -> dict:
+def figures(args, target: Target, workload: Workload, run: dict, verification,
+            status: SystemStatus) -> dict:
     main, merged = run["outcomes"]["main"], run["report"]
     count = {s: sum(1 for o in main if o[0] == s) for s in ("accepted", "rejected", "invalid", "failed")}
     shards = [a for a in status.get("actors", []) if a.get("role") == "shard"]

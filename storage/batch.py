@@ -53,6 +53,8 @@ def plan_batch(
 ) -> BatchPlan:
     for entry in entries:
         _check_entry(entry)
+    # Inside the write transaction: a writer may have recorded one of these ids since its caller
+    # looked (another shard, another process), and the store alone can see that race.
     recorded = reader.command_outcomes([entry.command_id for entry in entries]) if entries else {}
     plan = _Planner(reader, now, max_event_bytes, recorded)
     for entry in entries:

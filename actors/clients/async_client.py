@@ -34,6 +34,7 @@ from actors.model.app import App
 from actors.model.domain import Command, Query, plain_fields
 from actors.protocol.messages import QueryAnswer, QueryRequest
 from actors.protocol.metadata import command_meta
+from actors.protocol.status import SystemStatus
 from storage import StoredEvent
 
 from .endpoints import private_endpoint
@@ -214,7 +215,7 @@ class AsyncEncore:
                       timeout: float = 10.0, **meta: Any) -> CommandResult:
         return await self.ask(self.app.parse_command(type_name, data), command_id=command_id, timeout=timeout, **meta)
 
-    async def status(self, *, timeout: float = 10.0) -> dict[str, Any]:
+    async def status(self, *, timeout: float = 10.0) -> SystemStatus:
         return await self._run(self.sync.status, timeout=timeout)
 
     async def restart(self, name: str, *, timeout: float = 10.0) -> str:

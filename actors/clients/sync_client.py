@@ -69,6 +69,7 @@ from actors.protocol.messages import (
 )
 from actors.protocol.metadata import command_meta
 from actors.protocol.routing import shard_of
+from actors.protocol.status import SystemStatus
 from actors.protocol.wire import Status, check_position, check_timeout, check_version, error_from_plain
 from storage import StoredEvent
 from storage.codec import as_stored_event
@@ -527,13 +528,14 @@ class Encore:
 
     # ---------------------------------------------------------------- operations
 
-    def status(self, *, timeout: float = 10.0) -> dict[str, Any]:
+    def status(self, *, timeout: float = 10.0) -> SystemStatus:
         request = StatusRequest(uuid.uuid4().hex)
         reply = self._ask_for(self._supervisor, request, StatusReport,
                               lambda r: r.request_id == request.request_id, timeout)
         if reply is None:
             raise AskTimeout(f"the supervisor did not report its status within {timeout}s")
-        return reply.status
+        status: SystemStatus = reply.status
+        return status
 
     def restart(self, name: str, *, timeout: float = 10.0) -> str:
         """Restart a down actor now (by its status name: shard-0, balances-0), without waiting

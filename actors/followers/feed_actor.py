@@ -29,7 +29,6 @@ from typing import Any
 from thespian.actors import ActorExitRequest
 
 from actors.errors import EncoreError, ValidationFailed
-from actors.process.procinfo import memory_mb
 from actors.process.settings import Settings
 from actors.process.transmit import send_tracked
 from actors.protocol.messages import (
@@ -46,6 +45,7 @@ from actors.protocol.messages import (
     Unsubscribe,
     slot_key,
 )
+from actors.protocol.status import ActorStatus, with_memory
 from actors.protocol.wire import check_position, error_to_plain
 from storage import EventStore, StoredEvent, open_store
 
@@ -257,13 +257,13 @@ class Feed(FollowerActor):
             self.advance()
 
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender: Any) -> None:
-        self.send(sender, StatusReport(msg.request_id, {
+        status: ActorStatus = {
             "role": "feed", "index": 0, "pid": os.getpid(), "subscriptions": len(self.subscriptions),
             "pages_sent": self.pages_sent, "pages_transmitting": self.transmitting,
             "pages_given_up": self.pages_given_up, "stalls": self.stalls,
-            "stalled": sum(1 for s in self.subscriptions.values() if s.stalled), "notices": self.notices,
-            **memory_mb(),
-        }))
+            "stalled": sum(1 for s in self.subscriptions.values() if s.stalled), "notices": self.notices
+        }
+        self.send(sender, StatusReport(msg.request_id, with_memory(status)))
 
     def receiveMsg_Flush(self, msg: Flush, sender: Any) -> None:
         self.send(sender, Flushed("feed", 0))

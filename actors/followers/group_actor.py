@@ -27,7 +27,6 @@ from thespian.actors import ActorExitRequest
 
 from actors.errors import EncoreError, Unavailable, ValidationFailed
 from actors.model.app import App, resolve_app
-from actors.process.procinfo import memory_mb
 from actors.process.settings import Settings
 from actors.protocol.messages import (
     BatchResults,
@@ -45,6 +44,7 @@ from actors.protocol.messages import (
     StatusRequest,
     slot_key,
 )
+from actors.protocol.status import ActorStatus, with_memory
 from storage import EventStore, open_store
 
 from .follower_actor import FollowerActor
@@ -259,19 +259,18 @@ class FollowerGroup(FollowerActor):
     # ---------------------------------------------------------------- operations
 
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender: Any) -> None:
-        status = {"role": "group", "view": self.name, "index": self.index, "pid": os.getpid(),
+        status: ActorStatus = {"role": "group", "view": self.name, "index": self.index, "pid": os.getpid(),
                   "notices": self.notices,
                   "members": [m.status() for m in self.members.values()] + self._broken_status(),
                   "pages_read": self.pages.reads if self.pages else 0,
-                  "pages_shared": self.pages.shared if self.pages else 0,
-                  **memory_mb()}
-        self.send(sender, StatusReport(msg.request_id, status))
+                  "pages_shared": self.pages.shared if self.pages else 0}
+        self.send(sender, StatusReport(msg.request_id, with_memory(status)))
 
-    def _broken_status(self) -> list[dict[str, Any]]:
+    def _broken_status(self) -> list[ActorStatus]:
         """The followers that could not start, as status shows a failed follower."""
         return [{**self._identity(name), "state": "failed", "failure": why} for name, why in self.broken.items()]
 
-    def _identity(self, name: str) -> dict[str, Any]:
+    def _identity(self, name: str) -> ActorStatus:
         assert self.plan is not None
         view = next((v for v in self.plan.views if f"{v}-{self.index}" == name), None)
         if view is not None:

@@ -21,6 +21,7 @@ from typing import Any
 from actors.model.app import App
 from actors.protocol.messages import BatchResults, CommandBatch, RetryAnswer, RetryParked, slot_key
 from actors.protocol.routing import shard_of
+from actors.protocol.status import ActorStatus
 from storage import EventStore, StoredEvent
 
 from .pages import SharedPages
@@ -225,8 +226,8 @@ class ReactorMember:
 
     # ---------------------------------------------------------------- operations
 
-    def status(self) -> dict[str, Any]:
-        status: dict[str, Any] = self.runner.status()
+    def status(self) -> ActorStatus:
+        status = self.runner.status()
         status.update({"role": "reactor", "view": self.name, "index": 0, "pid": os.getpid(), "state": "running",
                        "in_flight": sum(len(v) for v in self.waiting.values()), "undecided": len(self.undecided),
                        "error": self.last_error or None, "notices": self.host.notices,

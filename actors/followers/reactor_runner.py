@@ -24,6 +24,7 @@ from actors.errors import ValidationFailed
 from actors.model.app import App
 from actors.model.domain import CancelDeadline, Command, Deadline, Reactor, plain_fields
 from actors.protocol.metadata import caused_by
+from actors.protocol.status import ActorStatus
 from storage import EventStore, StoredEvent, ViewSnapshot
 
 from .pages import PAGE, SharedPages
@@ -253,7 +254,7 @@ class ReactorRunner:
                                        f"commands of app {self.app.name}, Deadline or CancelDeadline")
         return outgoing
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ActorStatus:
         return {"reactor": self.name, "checkpoint": self.checkpoint, "saved_checkpoint": self.saved_checkpoint,
                 "pending_deadlines": len(self.deadlines),
                 "parked": [{"offset": at, "kind": p.kind, "error": p.error, "attempts": p.attempts}

@@ -21,6 +21,7 @@ from actors.model.app import App
 from actors.model.domain import Projection
 from actors.process.settings import Settings
 from actors.protocol.messages import DIGEST_QUERY
+from actors.protocol.status import ActorStatus
 from storage import EventStore, StoredEvent, ViewSnapshot, codec
 
 from .pages import PAGE, Page, SharedPages
@@ -238,7 +239,7 @@ class ViewFollower:
     def digest(self) -> dict[str, Any]:
         return {"view": self.name, "checkpoint": self.checkpoint, "digest": state_digest(self.view.encore_snapshot())}
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ActorStatus:
         return {
             "view": self.name, "checkpoint": self.checkpoint, "applied": self.stats.applied,
             "snapshot_checkpoint": self.saved_checkpoint, "resumed_from": self.stats.resumed_from,

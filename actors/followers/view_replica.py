@@ -19,6 +19,7 @@ from actors.model.app import App
 from actors.process.settings import Settings
 from actors.process.transmit import reply
 from actors.protocol.messages import ControlAnswer, ControlFollower, QueryAnswer, QueryRequest, slot_key
+from actors.protocol.status import ActorStatus
 from actors.protocol.wire import check_position, check_timeout, error_to_plain
 from storage import EventStore, ViewSnapshot
 
@@ -173,8 +174,8 @@ class ViewReplica:
             answer = ControlAnswer(name, False, f"unknown action {msg.action!r}: pause, resume, rebuild or skip")
         self.host.send(msg.reply_to or sender, answer)
 
-    def status(self) -> dict[str, Any]:
-        status: dict[str, Any] = self.follower.status()
+    def status(self) -> ActorStatus:
+        status = self.follower.status()
         status.update({"role": "projection", "view": self.view, "index": self.index, "pid": os.getpid(),
                        "waiting_queries": len(self.waiting), "notices": self.host.notices,
                        "state": "failed" if status.get("failure") else "paused" if self.paused else

@@ -21,6 +21,7 @@ from actors.errors import EncoreError, NoSystemRunning, SystemAlreadyRunning, Sy
 from actors.model.app import load_app
 from actors.process.settings import Settings
 from actors.protocol.metadata import command_meta
+from actors.protocol.status import problems
 from actors.protocol.wire import MAX_POSITION
 from actors.system import launch as system
 from storage import StoredEvent, open_store
@@ -405,22 +406,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             extra = (f"checkpoint {a.get('checkpoint')} lag {a.get('lag')} sent {a.get('sent')} "
                      f"deadlines {a.get('pending_deadlines')} parked {len(a.get('parked') or ())}")
         print(f"  {a['role']:11} {a['name']:20} pid {a.get('pid')!s:8} restarts {a.get('restarts', 0)}  {extra}")
-        for problem in _actor_problems(a):
+        for problem in problems(a):
             print(f"      {problem}")
     return 0
-
-
-def _actor_problems(actor: dict[str, Any]) -> list[str]:
-    """What an operator must know about an actor that is not simply running and answering."""
-    problems = []
-    if not actor.get("running", True):
-        problems.append("DOWN, crash-looping" if actor.get("crash_loop") else "DOWN, being restarted")
-    elif not actor.get("answered", True):
-        problems.append("did not answer the status request (figures are its last report)")
-    for key in ("last_error", "storage_error", "save_error", "error"):
-        if actor.get(key):
-            problems.append(f"{key.replace('_', ' ')}: {actor[key]}")
-    return problems
 
 
 def cmd_top(args: argparse.Namespace) -> int:

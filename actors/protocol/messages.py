@@ -222,7 +222,7 @@ class StatusRequest:
 @dataclass(frozen=True)
 class StatusReport:
     request_id: str
-    status: dict[str, Any]
+    status: Any               # an ActorStatus (from an actor) or a SystemStatus (from the supervisor)
 
 
 @dataclass(frozen=True)

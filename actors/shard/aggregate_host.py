@@ -112,6 +112,10 @@ class AggregateHost:
         """Decide and commit a batch; one plain result per command, in order."""
         batch = _Batch([None] * len(commands))
         parsed = self._parse(commands, batch)
+        # Ids recorded before are answered from their record, not decided again: a duplicate's
+        # tentative events would move its aggregate's version, and the commit, which checks every
+        # expected version, would refuse the whole batch. (The store reads the records once more
+        # inside its write transaction: the race check against another shard recording an id.)
         known = self.store.command_outcomes([p.command_id for p in parsed]) if parsed else {}
         for item in parsed:
             earlier = known.get(item.command_id)
@@ -375,7 +379,7 @@ def _unpack_item(item: Any) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
     type_name, data, command_id, meta = item if len(item) == 4 else (*item, NO_META)
     check_meta(meta)
     try:
-        check_command_id(command_id)  # the store's own rule, checked before the batch is decided
+        check_command_id(command_id)  # the store's rule, here so a bad id fails its command, not the batch
     except InvalidRecord as e:
         raise ValidationFailed(str(e)) from None
     if not isinstance(type_name, str):

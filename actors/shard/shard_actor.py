@@ -16,7 +16,6 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from actors.errors import EncoreError, StorageError, Unavailable, ValidationFailed
 from actors.model.app import resolve_app
-from actors.process.procinfo import memory_mb
 from actors.process.settings import Settings
 from actors.process.transmit import reply
 from actors.protocol.messages import (
@@ -34,6 +33,7 @@ from actors.protocol.messages import (
     StatusRequest,
     UnfollowShard,
 )
+from actors.protocol.status import ActorStatus, with_memory
 from actors.protocol.wire import error_to_plain, failed, invalid, unavailable
 from storage import EventStore, open_store
 
@@ -127,7 +127,7 @@ class Shard(ActorTypeDispatcher):
 
     def receiveMsg_StatusRequest(self, msg: StatusRequest, sender: Any) -> None:
         stats = self.host.stats if self.host else None
-        self.send(sender, StatusReport(msg.request_id, {
+        status: ActorStatus = {
             "role": "shard", "index": self.index, "pid": os.getpid(),
             "live_aggregates": len(self.host.live) if self.host else 0,
             "commands": stats.commands if stats else 0, "batches": stats.batches if stats else 0,
@@ -138,9 +138,9 @@ class Shard(ActorTypeDispatcher):
             "measures": stats.plain() if stats else None,
             "head_offset": self.store.head_offset() if self.store else 0,
             "system_id": self.store.system_id() if self.store else None,
-            "followers": len(self.board.followers), "notices_sent": self.board.sent,
-            **memory_mb(),
-        }))
+            "followers": len(self.board.followers), "notices_sent": self.board.sent
+        }
+        self.send(sender, StatusReport(msg.request_id, with_memory(status)))
 
     def receiveMsg_Flush(self, msg: Flush, sender: Any) -> None:
         self.send(sender, Flushed("shard", self.index))  # every acknowledged batch is committed

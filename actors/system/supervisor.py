@@ -55,6 +55,7 @@ from actors.protocol.messages import (
     UnfollowShard,
     slot_key,
 )
+from actors.protocol.status import ActorStatus, SystemStatus
 from actors.shard.shard_actor import Shard
 
 log = logging.getLogger("encore.supervisor")
@@ -87,7 +88,7 @@ class Slot:
     last_error: str = ""                                # why it last failed to start or died
     restart_at: float | None = None                     # wall time of the planned restart
     ready_at: float | None = None                       # monotonic time it became ready
-    last_report: dict[str, Any] = field(default_factory=dict)   # its last status report
+    last_report: ActorStatus = field(default_factory=lambda: ActorStatus())   # its last status report
     plan: GroupPlan | None = None                       # a follower group's followers
 
     @property
@@ -132,7 +133,7 @@ class _Gathering:
     reply_to: Any
     caller_request_id: str
     asked: set[str]                                     # slot keys asked
-    reports: dict[str, dict[str, Any]] = field(default_factory=dict)   # slot key -> report
+    reports: dict[str, ActorStatus] = field(default_factory=dict)   # slot key -> report
 
 
 @dataclass
@@ -361,7 +362,7 @@ class Supervisor(ActorTypeDispatcher):
         report = StatusReport(gathering.caller_request_id, self._status(gathering))
         reply(self, gathering.reply_to, report)
 
-    def _status(self, gathering: _Gathering) -> dict[str, Any]:
+    def _status(self, gathering: _Gathering) -> SystemStatus:
         """What is known: fresh reports from the actors that answered; for the others, their last
         report (marked not answered) and why they are down. The head is the highest one known."""
         fresh = gathering.reports
@@ -370,7 +371,7 @@ class Supervisor(ActorTypeDispatcher):
                   if m.get("role") == "projection"]
         self.last_head = head = max([self.last_head, *heads])
         self.system_id = next((r["system_id"] for r in fresh.values() if r.get("system_id")), self.system_id)
-        actors: list[dict[str, Any]] = [{"role": "supervisor", "name": "supervisor", "pid": os.getpid(),
+        actors: list[ActorStatus] = [{"role": "supervisor", "name": "supervisor", "pid": os.getpid(),
                                          "restarts": 0, "running": True, "answered": True}]
         for slot in self.slots.values():
             actors += self._entries(slot, fresh.get(slot.key), head)
@@ -379,7 +380,7 @@ class Supervisor(ActorTypeDispatcher):
                 "unanswered": unanswered, "uptime_s": time.time() - self.started_at,
                 "app": self.app_path, "generation": self.generation, "system_id": self.system_id}
 
-    def _entries(self, slot: Slot, fresh: dict[str, Any] | None, head: int) -> list[dict[str, Any]]:
+    def _entries(self, slot: Slot, fresh: ActorStatus | None, head: int) -> list[ActorStatus]:
         """The slot's entry; a follower group's is followed by one per follower it hosts (with
         the group's process, restarts and errors: a follower lives and dies with its group)."""
         entry = self._entry(slot, fresh, head, slot.role, slot.name)
@@ -391,15 +392,17 @@ class Supervisor(ActorTypeDispatcher):
         members = []
         for role, view, index in [("projection", v, slot.index) for v in slot.plan.views] + \
                 [("reactor", r, 0) for r in slot.plan.reactors]:
-            report = {"pid": entry["pid"], "view": view, "index": index, **reports.get(f"{view}-{index}", {}),
-                      "group": slot.name}
+            report: ActorStatus = {"pid": entry.get("pid"), "view": view, "index": index}
+            report.update(reports.get(f"{view}-{index}", ActorStatus()))
+            report["group"] = slot.name
             members.append(self._entry(slot, report if fresh else None, head, role, f"{view}-{index}",
                                        last=report))
         return [entry, *members]
 
-    def _entry(self, slot: Slot, fresh: dict[str, Any] | None, head: int, role: str, name: str,
-               last: dict[str, Any] | None = None) -> dict[str, Any]:
-        entry: dict[str, Any] = {"pid": None, **(fresh or (last if last is not None else slot.last_report))}
+    def _entry(self, slot: Slot, fresh: ActorStatus | None, head: int, role: str, name: str,
+               last: ActorStatus | None = None) -> ActorStatus:
+        entry: ActorStatus = {"pid": None}
+        entry.update(fresh or (last if last is not None else slot.last_report))
         entry.update({"role": role, "name": name, "restarts": slot.restarts,
                       "running": slot.address is not None, "answered": fresh is not None,
                       "crash_loop": slot.crash_looping, "last_error": slot.last_error or None,
