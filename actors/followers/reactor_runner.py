@@ -28,6 +28,7 @@ from actors.protocol.status import ActorStatus
 from storage import EventStore, StoredEvent, ViewSnapshot
 
 from .pages import PAGE, SharedPages
+from .save_clock import SaveClock
 
 SAVE_EVERY_EVENTS = 1_000   # a checkpoint moved this far is saved...
 SAVE_INTERVAL_S = 1.0       # ...or one this old: a restart re-reads at most that much (same ids)
@@ -86,8 +87,7 @@ class ReactorRunner:
     deadlines: dict[str, PendingDeadline] = field(default_factory=dict)
     parked: dict[int, Parked] = field(default_factory=dict)   # event offset -> why
     stats: ReactorStats = field(default_factory=ReactorStats)
-    saved_checkpoint: int = 0
-    saved_at: float = field(default_factory=time.monotonic)
+    clock: SaveClock = field(default_factory=lambda: SaveClock(SAVE_EVERY_EVENTS, SAVE_INTERVAL_S))
     pages: SharedPages | None = None   # the pages of its follower group (read and decoded once)
 
     def __post_init__(self) -> None:
@@ -112,7 +112,8 @@ class ReactorRunner:
         self.reactor.encore_restore(saved.state["state"])
         self.deadlines = {key: PendingDeadline(*value) for key, value in saved.state["deadlines"].items()}
         self.parked = {int(offset): Parked(*value) for offset, value in saved.state.get("parked", {}).items()}
-        self.checkpoint = self.saved_checkpoint = self.stats.resumed_from = saved.checkpoint
+        self.checkpoint = self.stats.resumed_from = saved.checkpoint
+        self.clock.saved(saved.checkpoint)
 
     def next_page(self, limit: int = PAGE) -> list[StoredEvent]:
         assert self.pages is not None
@@ -217,9 +218,7 @@ class ReactorRunner:
 
     def save_if_due(self, *, force: bool = False) -> bool:
         """Save when the checkpoint moved SAVE_EVERY_EVENTS, or SAVE_INTERVAL_S after it moved."""
-        moved = self.checkpoint - self.saved_checkpoint
-        if not force and (moved <= 0 or (moved < SAVE_EVERY_EVENTS
-                                         and time.monotonic() - self.saved_at < SAVE_INTERVAL_S)):
+        if not (force or self.clock.due(self.checkpoint)):
             return False
         self.save(self.checkpoint)
         return True
@@ -231,8 +230,8 @@ class ReactorRunner:
                                for k, d in self.deadlines.items()},
                  "parked": {str(at): [p.kind, p.error, p.attempts, p.time] for at, p in self.parked.items()}}
         self.store.save_view(ViewSnapshot(self.snapshot_name, upto, state, self.reactor_type.encore_snapshot_version))
-        self.checkpoint = self.saved_checkpoint = upto
-        self.saved_at = time.monotonic()
+        self.checkpoint = upto
+        self.clock.saved(upto)
         self.stats.saved += 1
 
     def _take(self, answer: list[Any], cause: StoredEvent, prefix: str) -> list[Outgoing]:
@@ -255,7 +254,7 @@ class ReactorRunner:
         return outgoing
 
     def status(self) -> ActorStatus:
-        return {"reactor": self.name, "checkpoint": self.checkpoint, "saved_checkpoint": self.saved_checkpoint,
+        return {"reactor": self.name, "checkpoint": self.checkpoint, "saved_checkpoint": self.clock.saved_checkpoint,
                 "pending_deadlines": len(self.deadlines),
                 "parked": [{"offset": at, "kind": p.kind, "error": p.error, "attempts": p.attempts}
                            for at, p in sorted(self.parked.items())],

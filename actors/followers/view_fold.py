@@ -25,6 +25,7 @@ from actors.protocol.status import ActorStatus
 from storage import EventStore, StoredEvent, ViewSnapshot, codec
 
 from .pages import PAGE, Page, SharedPages
+from .save_clock import SaveClock
 
 log = logging.getLogger("encore.view")
 COSTLY_SAVE_S = 0.005    # a snapshot that takes this much CPU or more is costly...
@@ -99,7 +100,7 @@ class ViewFollower:
         self.steps = {name: (handler, *app.registry.factory_of(name))
                       for name, handler in self.view.encore_appliers().items()}
         self.checkpoint = 0
-        self.saved_checkpoint, self.saved_at = 0, time.monotonic()
+        self.clock = SaveClock(settings.view_snapshot_every, settings.view_snapshot_interval_s)
         self.failure: str | None = None
         self.failed_at: int | None = None     # the offset of the event that failed
         self.skips: set[int] = set()          # offsets an operator told this view to ignore (durable)
@@ -142,7 +143,8 @@ class ViewFollower:
         if snapshot is None or snapshot.schema_version != self.projection_type.encore_snapshot_version:
             return
         self.view.encore_restore(snapshot.state)
-        self.checkpoint = self.saved_checkpoint = self.stats.resumed_from = snapshot.checkpoint
+        self.checkpoint = self.stats.resumed_from = snapshot.checkpoint
+        self.clock.saved(snapshot.checkpoint)
 
     def catch_up(self, *, max_events: int | None = None, until: int | None = None) -> int:
         """Apply new events in log order, up to offset `until` when given; returns how many log
@@ -197,12 +199,11 @@ class ViewFollower:
         `view_snapshot_interval_s` seconds, but a view whose snapshot is costly (a large state)
         saves only once it has folded SAVE_COST_FACTOR times that cost since the last one: its
         saves take at most a fifth of its work, and a restart folds again at most that much."""
-        moved = self.checkpoint - self.saved_checkpoint
-        if not self.persist or moved <= 0:
+        clock = self.clock
+        if not self.persist or clock.unsaved(self.checkpoint) <= 0:
             return False
-        elapsed = time.monotonic() - self.saved_at
-        due = moved >= self.settings.view_snapshot_every or elapsed >= self.settings.view_snapshot_interval_s
-        if not (force or due) or (self.save_error and not force and elapsed < self.settings.view_snapshot_interval_s):
+        if not (force or clock.due(self.checkpoint)) or \
+                (self.save_error and not force and clock.since_save_s() < clock.interval_s):
             return False  # (after a failed save, the next try waits the interval)
         if not force and self.save_cpu_s >= COSTLY_SAVE_S and self.fold_cpu_s < SAVE_COST_FACTOR * self.save_cpu_s:
             return False
@@ -213,10 +214,12 @@ class ViewFollower:
                 self.projection_type.encore_snapshot_version,
             ))
         except StorageError as e:  # the view is whole in memory: keep folding and answering
-            self.save_error, self.saved_at = str(e), time.monotonic()
+            self.save_error = str(e)
+            clock.tried()
             log.warning("view %s: snapshot at %d not saved, retrying later: %s", self.name, self.checkpoint, e)
             return False  # nothing is lost: a restart folds again from the last saved snapshot
-        self.saved_checkpoint, self.saved_at, self.save_error = self.checkpoint, time.monotonic(), None
+        clock.saved(self.checkpoint)
+        self.save_error = None
         self.save_cpu_s, self.fold_cpu_s = time.thread_time() - started, 0.0
         self.stats.snapshots_saved += 1
         return True
@@ -242,7 +245,7 @@ class ViewFollower:
     def status(self) -> ActorStatus:
         return {
             "view": self.name, "checkpoint": self.checkpoint, "applied": self.stats.applied,
-            "snapshot_checkpoint": self.saved_checkpoint, "resumed_from": self.stats.resumed_from,
+            "snapshot_checkpoint": self.clock.saved_checkpoint, "resumed_from": self.stats.resumed_from,
             "queries": self.stats.queries, "failure": self.failure, "failed_at": self.failed_at,
             "skips": sorted(self.skips), "save_error": self.save_error,
             "delivery_ms": self.delivery.summary(),

@@ -22,7 +22,7 @@ def main():
     print(f"resumed {follower.checkpoint}", flush=True)
     while follower.catch_up(max_events=5_000):
         follower.save_if_due()
-        print(f"saved {follower.saved_checkpoint}", flush=True)
+        print(f"saved {follower.clock.saved_checkpoint}", flush=True)
     follower.save_if_due(force=True)  # the last slice may be short of view_snapshot_every, as a Flush does
     print("done", flush=True)
 
