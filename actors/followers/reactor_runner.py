@@ -73,7 +73,6 @@ class ReactorStats:
     sent: int = 0
     rejected: int = 0
     deadlines_fired: int = 0
-    saved: int = 0
     resumed_from: int = 0
 
 
@@ -232,7 +231,6 @@ class ReactorRunner:
         self.store.save_view(ViewSnapshot(self.snapshot_name, upto, state, self.reactor_type.encore_snapshot_version))
         self.checkpoint = upto
         self.clock.saved(upto)
-        self.stats.saved += 1
 
     def _take(self, answer: list[Any], cause: StoredEvent, prefix: str) -> list[Outgoing]:
         outgoing = []

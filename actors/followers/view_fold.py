@@ -82,7 +82,6 @@ def latency_summary_ms(seconds: Any) -> dict[str, Any]:
 @dataclass
 class FollowerStats:
     applied: int = 0
-    snapshots_saved: int = 0
     resumed_from: int = 0
     queries: int = 0
 
@@ -221,7 +220,6 @@ class ViewFollower:
         clock.saved(self.checkpoint)
         self.save_error = None
         self.save_cpu_s, self.fold_cpu_s = time.thread_time() - started, 0.0
-        self.stats.snapshots_saved += 1
         return True
 
     def answer(self, type_name: str, data: Any) -> Any:
