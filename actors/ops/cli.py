@@ -17,13 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from actors.clients.fields import parse_fields
-from actors.errors import EncoreError, NoSystemRunning, SystemAlreadyRunning, SystemError_, ValidationFailed
+from actors.errors import (
+    ConfigError,
+    EncoreError,
+    NoSystemRunning,
+    SystemAlreadyRunning,
+    SystemError_,
+    ValidationFailed,
+)
 from actors.model.app import load_app
 from actors.process.settings import Settings
 from actors.protocol.metadata import command_meta
 from actors.protocol.status import problems
 from actors.protocol.wire import MAX_POSITION
 from actors.system import launch as system
+from actors.system.framing import read_key, write_key
+from actors.system.loopback import is_loopback
 from storage import StoredEvent, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,11 +79,17 @@ def _parser() -> argparse.ArgumentParser:
                              "(replica, the default) or one per follower (each)")
     launch.add_argument("--port", type=_port, default=system.DEFAULT_PORT, help="Thespian Admin port")
     launch.add_argument("--allow-remote", metavar="HOST", default=None,
-                        help="listen on HOST beyond loopback: DANGEROUS, Thespian unpickles what reaches it")
+                        help="listen on HOST beyond loopback (needs --frame-key): only on a network you trust")
+    launch.add_argument("--frame-key", metavar="FILE", default=os.environ.get("ENCORE_FRAME_KEY_FILE"),
+                        help="authenticate every frame with the key in FILE (made by `encore key`; "
+                             "default $ENCORE_FRAME_KEY_FILE); required off loopback")
     launch.add_argument("--metrics-port", type=_port, default=None, metavar="P",
                         help="serve Prometheus metrics on 127.0.0.1:P")
     launch.add_argument("--log-format", choices=system.LOG_FORMATS, default="plain",
                         help="plain lines, or one JSON object per line (time, level, actor, pid, message)")
+    key = sub.add_parser("key", help="write a new random frame key (mode 600) for --frame-key")
+    key.add_argument("--out", required=True, type=Path, metavar="FILE", help="where to write it (never replaced)")
+    key.set_defaults(handler=cmd_key)
     for name, handler, text in (("start", cmd_start, "launch the system in the background"),
                                 ("run", cmd_run, "run the system in the foreground (Ctrl-C stops it)")):
         sub.add_parser(name, parents=[launch], help=text).set_defaults(handler=handler)
@@ -222,6 +237,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=args.data.resolve(), shards=args.shards, follower_groups=args.follower_groups)
 
 
+def cmd_key(args: argparse.Namespace) -> int:
+    path = write_key(args.out)
+    print(f"wrote a frame key to {path} (mode 600): give it to every host and client with --frame-key")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _make_data_dir(settings.data_dir)
@@ -230,7 +251,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _warn_remote(args)
     report = system.run(args.app, settings, port=args.port, host=args.allow_remote,
                         allow_remote=bool(args.allow_remote), metrics_port=args.metrics_port,
-                        log_format=args.log_format, app_dir=app_dir)
+                        log_format=args.log_format, app_dir=app_dir, frame_key=args.frame_key)
     print(f"stopped: flushed {len(report.get('flushed', []))} actors, stopped {len(report.get('stopped', []))}")
     return 0
 
@@ -253,6 +274,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         command += ["--follower-groups", args.follower_groups]
     if args.allow_remote:
         command += ["--allow-remote", args.allow_remote]
+    if args.frame_key:
+        command += ["--frame-key", str(Path(args.frame_key).resolve())]
     if args.metrics_port is not None:
         command += ["--metrics-port", str(args.metrics_port)]
     command += ["--log-format", args.log_format]
@@ -307,10 +330,16 @@ def _wait_started(data_dir: Path, child: subprocess.Popen[bytes], log_dir: Path,
 
 
 def _warn_remote(args: argparse.Namespace) -> None:
+    """Check the frame key (and that there is one off loopback) before anything starts."""
+    if args.frame_key:
+        read_key(args.frame_key)
+    elif args.allow_remote and not is_loopback(args.allow_remote):
+        raise ConfigError(f"listening on {args.allow_remote} needs a frame key (--frame-key FILE, made with "
+                          f"`encore key --out FILE`): without one, anyone who reaches it can run code as this user")
     if args.allow_remote:
-        print(f"WARNING: listening on {args.allow_remote}. Thespian accepts pickled messages without "
-              f"authentication on every actor port: anyone who can reach them can run code as this user. "
-              f"Only do this on a trusted, firewalled network.", file=sys.stderr)
+        print(f"WARNING: listening on {args.allow_remote}: every frame is authenticated with the frame key, but "
+              f"put the hosts on a network you control (WireGuard between them, a firewall for the ports).",
+              file=sys.stderr)
 
 
 def cmd_http(args: argparse.Namespace) -> int:

@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from actors.errors import NoSystemRunning, SystemAlreadyRunning, SystemError_
+from actors.errors import ConfigError, NoSystemRunning, SystemAlreadyRunning, SystemError_
 from actors.process.settings import STATE_FILE, Settings
 from actors.protocol.messages import GetTopology, Shutdown, StartSystem, Stopped, SystemReady, Topology
 
-from . import loopback, poller
+from . import framing, loopback, poller
 
 LOCK_FILE = "system.lock"
 STOP_REPORT = "last-stop.json"   # flock'd by the running system's processes for their whole life
@@ -169,24 +169,24 @@ def _clear_stale_state(data_dir: Path) -> None:
 
 def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = False,
         host: str | None = None, ready: threading.Event | None = None, metrics_port: int | None = None,
-        log_format: str = "plain", app_dir: str | None = None) -> dict[str, Any]:
+        log_format: str = "plain", app_dir: str | None = None, frame_key: str | None = None) -> dict[str, Any]:
     """Run the system in this process until SIGTERM or SIGINT; then stop it gracefully.
     Returns the shutdown report."""
-    host = loopback.install(host, allow_remote=allow_remote)
+    host = secure(host, allow_remote=allow_remote, frame_key=frame_key)
     lock = lock_data_dir(settings.data_dir)   # before anything starts; the loser touches nothing
     try:
         _clear_stale_state(settings.data_dir)
         if port_listening(port):
             raise SystemAlreadyRunning(f"port {port} is already in use on 127.0.0.1; choose another with --port")
         return _run_locked(app_path, settings, port=port, host=host, ready=ready, metrics_port=metrics_port,
-                           log_format=log_format, app_dir=app_dir)
+                           log_format=log_format, app_dir=app_dir, frame_key=frame_key)
     finally:
         os.close(lock)
 
 
 def _run_locked(app_path: str, settings: Settings, *, port: int, host: str, ready: threading.Event | None,
                 metrics_port: int | None = None, log_format: str = "plain",
-                app_dir: str | None = None) -> dict[str, Any]:
+                app_dir: str | None = None, frame_key: str | None = None) -> dict[str, Any]:
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ["THESPLOG_FILE"] = str(log_dir / "thespian.log")  # Thespian's own log, with the system's
@@ -199,7 +199,7 @@ def _run_locked(app_path: str, settings: Settings, *, port: int, host: str, read
         supervisor = _start(system, app_path, settings)
         if metrics_port is not None:
             _serve_metrics(system, supervisor, metrics_port)
-        _write_state(settings, port, host, app_path, log_dir, app_dir or os.getcwd())
+        _write_state(settings, port, host, app_path, log_dir, app_dir or os.getcwd(), frame_key)
         if ready is not None:
             ready.set()
         while not stop.wait(0.5):
@@ -262,13 +262,27 @@ def read_stop_report(data_dir: Path, since: float) -> dict[str, Any] | None:
     return report if report.get("stopped_at", 0) >= since else None
 
 
-def _write_state(settings: Settings, port: int, host: str, app_path: str, log_dir: Path, app_dir: str) -> None:
+def _write_state(settings: Settings, port: int, host: str, app_path: str, log_dir: Path, app_dir: str,
+                 frame_key: str | None) -> None:
     state = {"pid": os.getpid(), "port": port, "host": host, "app": app_path, "app_dir": app_dir,
+             "frame_key_file": str(Path(frame_key).resolve()) if frame_key else None,
              "started": time.time(), "log_dir": str(log_dir), "data_dir": str(settings.data_dir),
              "settings": settings.to_plain()}
     temporary = state_path(settings.data_dir).with_suffix(".tmp")
     temporary.write_text(json.dumps(state, indent=2))
     temporary.replace(state_path(settings.data_dir))
+
+
+def secure(host: str | None, *, allow_remote: bool, frame_key: str | None) -> str:
+    """Bind this process's listeners to `host` (loopback unless allowed otherwise) and, with a
+    frame key, authenticate every frame; off loopback a frame key is required."""
+    if frame_key is None and host is not None and not loopback.is_loopback(host):
+        raise ConfigError(f"listening on {host} needs a frame key (--frame-key FILE, made with `encore key`): "
+                          f"without one, anyone who reaches {host} can run code as this user")
+    host = loopback.install(host, allow_remote=allow_remote)
+    if frame_key is not None:
+        framing.install(frame_key)
+    return host
 
 
 # ---------------------------------------------------------------- attaching
@@ -279,6 +293,8 @@ def connect(data_dir: Path, *, timeout: float = 10.0) -> tuple[Any, Any, Topolog
     Never starts a system: it checks that one answers first."""
     state = running_state(data_dir)
     loopback.install(state.get("host"), allow_remote=True)  # the operator chose it at start
+    if state.get("frame_key_file"):   # its frames are authenticated: so are this client's
+        framing.install(state["frame_key_file"])
     system = _actor_system(state["port"])
     from .supervisor import Supervisor
 
