@@ -6,7 +6,6 @@ import os
 import pickle
 import socket
 import stat
-import struct
 
 import pytest
 
