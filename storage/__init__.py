@@ -12,6 +12,9 @@ from .errors import (
     EncoreError,
     IncompatibleStore,
     InvalidRecord,
+    ShipmentGap,
+    ShipmentRefused,
+    StaleEpoch,
     StorageError,
     StorageFull,
     StoreInheritedAcrossFork,
@@ -25,6 +28,7 @@ from .records import (
     CommandOutcome,
     NewEvent,
     Rejection,
+    Shipment,
     Snapshot,
     StoredEvent,
     ViewSnapshot,
@@ -34,7 +38,8 @@ from .store import EventStore
 __all__ = [
     "AppendEntry", "CommandOutcome", "ConcurrencyConflict", "DecodeError", "EncoreError",
     "EventRegistry", "EventStore", "FORMAT_VERSION", "IncompatibleStore", "InvalidRecord",
-    "LmdbStore", "MemoryStore", "NewEvent", "Rejection", "Snapshot", "StorageError",
+    "LmdbStore", "MemoryStore", "NewEvent", "Rejection", "Shipment", "ShipmentGap", "ShipmentRefused",
+    "Snapshot", "StaleEpoch", "StorageError",
     "StorageFull", "StoreInheritedAcrossFork", "StoreUnavailable", "StoredEvent",
     "UnknownEventType", "ViewSnapshot", "open_store",
 ]

@@ -41,6 +41,23 @@ class StoreInheritedAcrossFork(StorageError):
     """An LMDB environment opened before fork() was used, or reopened, in the child."""
 
 
+class ShipmentRefused(StorageError):
+    """A standby did not write a shipped batch; `head` says where its log stands, so that the
+    primary resends from there. Nothing was written."""
+
+    def __init__(self, message: str, head: int, epoch: int) -> None:
+        self.head, self.epoch = head, epoch
+        super().__init__(message)
+
+
+class ShipmentGap(ShipmentRefused):
+    """The batch does not follow the standby's head."""
+
+
+class StaleEpoch(ShipmentRefused):
+    """The batch comes from a primary of an older epoch: one that was promoted away from."""
+
+
 class InvalidRecord(StorageError):
     """A value the store will not write: bad stream or command id, unencodable or oversize data."""
 

@@ -43,12 +43,14 @@ from . import codec
 from .batch import DEFAULT_MAX_EVENT_BYTES, BatchPlan, plan_batch
 from .errors import (
     IncompatibleStore,
+    ShipmentGap,
+    StaleEpoch,
     StorageError,
     StorageFull,
     StoreInheritedAcrossFork,
     StoreUnavailable,
 )
-from .records import AppendEntry, CommandOutcome, Snapshot, StoredEvent, ViewSnapshot
+from .records import AppendEntry, CommandOutcome, Shipment, Snapshot, StoredEvent, ViewSnapshot
 from .tail import INDEX_EVERY, StreamTail
 
 FORMAT_VERSION = 4  # 2: no `streams` table; 3: the stream index lags the log (meta `indexed`);
@@ -224,23 +226,86 @@ class LmdbStore:
         self, entries: Sequence[AppendEntry], *, snapshots: Sequence[Snapshot] = ()
     ) -> list[CommandOutcome]:
         """Write a batch in ONE durable transaction (one fsync), or nothing when it raises."""
+        return self.append_shipped(entries, snapshots=snapshots)[0]
 
-        def write(txn: lmdb.Transaction) -> tuple[BatchPlan, int | None]:
+    def append_shipped(
+        self, entries: Sequence[AppendEntry], *, snapshots: Sequence[Snapshot] = ()
+    ) -> tuple[list[CommandOutcome], Shipment]:
+        """As `append`, with the batch as written: what a standby writes the same
+        (`apply_shipment`)."""
+
+        def write(txn: lmdb.Transaction) -> tuple[BatchPlan, int, int | None]:
             self._read_tail(txn)
-            plan = plan_batch(
-                entries, _TxnReader(self, txn), now=time.time(), snapshots=snapshots,
-                max_event_bytes=self.max_event_bytes,
-            )
-            indexed = self._index_tail(txn) if self._tail.count >= self.index_every else None
-            self._write_plan(txn, plan)
-            return plan, indexed
+            reader = _TxnReader(self, txn)
+            after = reader.head_offset()
+            plan = plan_batch(entries, reader, now=time.time(), snapshots=snapshots,
+                              max_event_bytes=self.max_event_bytes)
+            return plan, after, self._commit_plan(txn, plan)
 
         with self._tail_lock:
-            plan, indexed = self._write(write)
-            if indexed is not None:
-                self._tail.advance_indexed(indexed)
-            self._tail.add(plan.index)  # committed: the batch's events are the tail's newest
-        return plan.outcomes
+            plan, after, indexed = self._write(write)
+            self._committed(plan.index, indexed)
+        shipment = Shipment(self.epoch(), after, plan.events, plan.index, plan.records, plan.snapshots)
+        return plan.outcomes, shipment
+
+    def apply_shipment(self, shipment: Shipment) -> int:
+        """Write a batch its primary shipped, exactly as the primary wrote it, in one durable
+        transaction; returns the log's head after. A batch already written (a resend) changes
+        nothing. ShipmentGap when it does not follow this store's head, StaleEpoch when it
+        comes from an epoch older than this store's: both carry the head to resend from."""
+
+        def write(txn: lmdb.Transaction) -> tuple[bool, int | None]:
+            self._read_tail(txn)
+            head, epoch = _TxnReader(self, txn).head_offset(), self._epoch_in(txn)
+            if shipment.epoch < epoch:
+                raise StaleEpoch(f"a batch of epoch {shipment.epoch} reached a store of epoch {epoch}: its primary "
+                                 f"was promoted away from", head, epoch)
+            if shipment.after != head:
+                if shipment.head <= head and shipment.events:
+                    return False, None   # written before: its acknowledgement was lost
+                raise ShipmentGap(f"a batch after offset {shipment.after} reached a store whose head is {head}",
+                                  head, epoch)
+            if shipment.epoch > epoch:
+                txn.put(b"epoch", _u64(shipment.epoch), db=self._dbs["meta"])
+            plan = BatchPlan(events=list(shipment.events), index=list(shipment.stream_index),
+                             records=list(shipment.records), snapshots=list(shipment.snapshots))
+            return True, self._commit_plan(txn, plan)
+
+        with self._tail_lock:
+            written, indexed = self._write(write)
+            if written:
+                self._committed(shipment.stream_index, indexed)
+        return self.head_offset()
+
+    def epoch(self) -> int:
+        """The store's epoch: 1 until a promotion; a primary's batches carry it to its standbys."""
+        return self._read(self._epoch_in)
+
+    def promote(self) -> int:
+        """Make this copy the primary of a new epoch (durably); returns it. A standby that has
+        taken a batch of this epoch refuses every batch of an older one."""
+        def write(txn: lmdb.Transaction) -> int:
+            epoch = self._epoch_in(txn) + 1
+            txn.put(b"epoch", _u64(epoch), db=self._dbs["meta"])
+            return epoch
+
+        return self._write(write, outcome="the store was not promoted")
+
+    def _epoch_in(self, txn: lmdb.Transaction) -> int:
+        raw = txn.get(b"epoch", db=self._dbs["meta"])
+        return _U64.unpack(raw)[0] if raw else 1
+
+    def _commit_plan(self, txn: lmdb.Transaction, plan: BatchPlan) -> int | None:
+        """Write the plan (and the tail to the stream index when it is due); the new `indexed`
+        to adopt once committed, or None."""
+        indexed = self._index_tail(txn) if self._tail.count >= self.index_every else None
+        self._write_plan(txn, plan)
+        return indexed
+
+    def _committed(self, index: list[tuple[str, int, int]], indexed: int | None) -> None:
+        if indexed is not None:
+            self._tail.advance_indexed(indexed)
+        self._tail.add(index)  # committed: the batch's events are the tail's newest
 
     def _write_plan(self, txn: lmdb.Transaction, plan: BatchPlan) -> None:
         dbs = self._dbs

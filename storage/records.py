@@ -116,6 +116,24 @@ class CommandOutcome(NamedTuple):
         return self.rejection is None
 
 
+class Shipment(NamedTuple):
+    """One committed batch as its primary wrote it, for a standby to write the same: the log's
+    head before it (`after`: its first event is at `after + 1`), the primary's epoch, and the
+    records as stored (events, their index entries, command records, snapshots)."""
+
+    epoch: int
+    after: int
+    events: list[tuple[int, bytes]]            # (offset, record)
+    stream_index: list[tuple[str, int, int]]   # (stream, version, offset)
+    records: list[tuple[str, bytes]]           # (command id, outcome)
+    snapshots: list[tuple[str, bytes]]         # (stream, snapshot)
+
+    @property
+    def head(self) -> int:
+        """The log's head once the batch is written."""
+        return self.events[-1][0] if self.events else self.after
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """An aggregate's state (plain data) as of `version` of its stream."""
