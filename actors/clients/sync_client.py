@@ -188,8 +188,14 @@ class Encore:
         return client
 
     @classmethod
-    def attach(cls, data_dir: str | Path, *, timeout: float = 10.0) -> Encore:
-        """Attach to the system launched (bin/encore start) on `data_dir`."""
+    def attach(cls, data_dir: str | Path | None = None, *, timeout: float = 10.0, cluster: str | Path | None = None,
+               host: str | None = None) -> Encore:
+        """Attach to the system launched (bin/encore start) on `data_dir`, or with `cluster` (a
+        cluster file) to the cluster's primary host (or to `host`) over the network."""
+        if cluster is not None:
+            return cls._attach_cluster(cluster, host, timeout)
+        if data_dir is None:
+            raise ConfigError("give the system's data directory, or cluster= a cluster file")
         from actors.system.launch import (  # the launcher's module; imported late to keep this light
             connect,
             running_state,
@@ -203,6 +209,16 @@ class Encore:
         client = cls(system, supervisor, topology, load_app(topology.app_path, state.get("app_dir")), embedded=False)
         client.data_dir, client._system_pid = Path(data_dir), state["pid"]
         return client
+
+    @classmethod
+    def _attach_cluster(cls, cluster_file: str | Path, host: str | None, timeout: float) -> Encore:
+        from actors.system.cluster import load
+        from actors.system.remote import connect_cluster
+
+        system, supervisor, topology = connect_cluster(load(cluster_file), host, timeout=timeout)
+        if not topology.app_path:
+            raise SystemError_(f"the system of cluster {cluster_file} names no app")
+        return cls(system, supervisor, topology, load_app(topology.app_path), embedded=False)
 
     @property
     def _supervisor(self) -> Any:

@@ -31,6 +31,8 @@ from actors.protocol.metadata import command_meta
 from actors.protocol.status import problems
 from actors.protocol.wire import MAX_POSITION
 from actors.system import launch as system
+from actors.system.cluster import init as init_cluster
+from actors.system.cluster import load as load_cluster
 from actors.system.framing import read_key, write_key
 from actors.system.loopback import is_loopback
 from storage import StoredEvent, open_store
@@ -67,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--data", type=Path, default=Path(os.environ.get("ENCORE_DATA", "./data")),
                       help="data directory; it names the system (default ./data or $ENCORE_DATA)")
     data.add_argument("--json", action="store_true", help="print JSON")
+    data.add_argument("--cluster", type=Path, default=None, metavar="FILE",
+                      help="a cluster file: start its --host; clients reach its primary over the network")
+    data.add_argument("--host", default=None, metavar="NAME",
+                      help="with --cluster: this host (start), or the host to ask")
     sub = parser.add_subparsers(dest="command", required=True)
     launch = argparse.ArgumentParser(add_help=False, parents=[data])
     launch.add_argument("--app", default=DEFAULT_APP, help=f"app import path (default {DEFAULT_APP})")
@@ -87,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="serve Prometheus metrics on 127.0.0.1:P")
     launch.add_argument("--log-format", choices=system.LOG_FORMATS, default="plain",
                         help="plain lines, or one JSON object per line (time, level, actor, pid, message)")
+    cluster = sub.add_parser("cluster", help="a cluster of hosts").add_subparsers(dest="action", required=True)
+    init = cluster.add_parser("init", help="write a cluster file and its key")
+    init.add_argument("--host", dest="hosts", action="append", required=True, metavar="NAME=ADDRESS",
+                      help="a host (repeat; the first holds the primary copy, the second its standby)")
+    init.add_argument("--out", required=True, type=Path, metavar="FILE")
+    init.add_argument("--port", type=_port, default=19500, help="every host's Admin port (default 19500)")
+    init.set_defaults(handler=cmd_cluster_init)
     key = sub.add_parser("key", help="write a new random frame key (mode 600) for --frame-key")
     key.add_argument("--out", required=True, type=Path, metavar="FILE", help="where to write it (never replaced)")
     key.set_defaults(handler=cmd_key)
@@ -243,7 +256,31 @@ def cmd_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _take_cluster(args: argparse.Namespace) -> None:
+    """`--cluster FILE --host NAME`: the host's address, port and the cluster's frame key."""
+    if args.cluster is None:
+        return
+    if not args.host:
+        raise ConfigError("--cluster needs --host NAME: which of the cluster's hosts this is")
+    cluster = load_cluster(args.cluster)
+    host = cluster.host(args.host)
+    args.allow_remote, args.port, args.frame_key = host.address, host.port, str(cluster.key_file)
+
+
+def cmd_cluster_init(args: argparse.Namespace) -> int:
+    hosts = []
+    for spec in args.hosts:
+        name, equals, address = spec.partition("=")
+        if not equals or not name:
+            raise ConfigError(f"--host {spec!r}: give NAME=ADDRESS, e.g. --host h1=10.0.0.1")
+        hosts.append((name, address))
+    out = init_cluster(hosts, args.out, port=args.port)
+    print(f"wrote {out} and its key {out.with_suffix('.key')} (mode 600): copy both to every host")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    _take_cluster(args)
     settings = _settings(args)
     _make_data_dir(settings.data_dir)
     app_dir = str(Path(args.app_dir or os.getcwd()).resolve())
@@ -257,6 +294,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    _take_cluster(args)
     settings = _settings(args)
     _warn_remote(args)
     _make_data_dir(settings.data_dir)
@@ -412,6 +450,8 @@ def stop_problems(state: dict[str, Any]) -> list[str]:
 def _client(args: argparse.Namespace) -> Any:
     from actors.clients.sync_client import Encore
 
+    if args.cluster is not None:
+        return Encore.attach(cluster=args.cluster, host=args.host)
     return Encore.attach(args.data.resolve())
 
 

@@ -58,3 +58,33 @@ def test_a_system_on_its_hosts_address_serves_and_a_stranger_on_another_host_run
                          "--json", check=True)
         assert json.loads(again.stdout)["status"] == "accepted"
         made.run("h1", *ENCORE, "stop", "--data", str(data), check=True)
+
+
+ATTACHED = """
+import sys
+from actors.client import Encore
+from examples.bank import Deposit, GetBalance
+client = Encore.attach(cluster=sys.argv[1])
+done = client.ask(Deposit(account_id="c1", amount=7), correlation_id="from-h2")
+print(client.query(GetBalance(account_id="c1"), after=done.position)["balance"], done.position)
+"""
+
+
+def test_a_client_on_another_host_sends_and_reads_its_writes_through_the_cluster_file(tmp_path):
+    cluster = tmp_path / "cluster.toml"
+    with hosts("h1", "h2") as made:
+        made.run("h1", *ENCORE, "cluster", "init", "--host", "h1=10.88.0.1", "--host", "h2=10.88.0.2",
+                 "--out", str(cluster), check=True)
+        made.run("h1", *ENCORE, "start", "--cluster", str(cluster), "--host", "h1", "--data", str(tmp_path / "h1"),
+                 check=True)
+        sent = made.run("h2", *ENCORE, "send", "OpenAccount", "account_id=c1", "owner=o", "--cluster", str(cluster),
+                        "--json", check=True)
+        assert json.loads(sent.stdout)["status"] == "accepted"
+        attached = made.python("h2", "-c", ATTACHED, str(cluster), check=True)
+        balance, position = attached.stdout.split()
+        assert balance == "7" and int(position) == 2
+        status = made.run("h2", *ENCORE, "status", "--cluster", str(cluster), "--json", check=True)
+        assert json.loads(status.stdout)["head_offset"] == 2
+        events = made.run("h1", *ENCORE, "events", "--data", str(tmp_path / "h1"), "--json", check=True)
+        assert json.loads(events.stdout.splitlines()[-1])["correlation_id"] == "from-h2"
+        made.run("h1", *ENCORE, "stop", "--data", str(tmp_path / "h1"), check=True)
