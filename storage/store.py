@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from .records import AppendEntry, CommandOutcome, Snapshot, StoredEvent, ViewSnapshot
+from .records import AppendEntry, CommandOutcome, Shipment, Snapshot, StoredEvent, ViewSnapshot
 
 
 class EventStore(Protocol):
@@ -47,3 +47,17 @@ class EventStore(Protocol):
     def stats(self) -> dict[str, int]: ...
 
     def close(self) -> None: ...
+
+
+class ShippingStore(EventStore, Protocol):
+    """A store whose batches are shipped to standby copies (LMDB's): see `LmdbStore`."""
+
+    def append_shipped(
+        self, entries: Sequence[AppendEntry], *, snapshots: Sequence[Snapshot] = ()
+    ) -> tuple[list[CommandOutcome], Shipment]: ...
+
+    def apply_shipment(self, shipment: Shipment) -> int: ...
+
+    def epoch(self) -> int: ...
+
+    def promote(self) -> int: ...

@@ -77,12 +77,14 @@ class GroupPlan:
 
 
 def plan_groups(app: App, settings: Settings) -> list[GroupPlan]:
-    """The follower groups of an app, in replica order."""
+    """The follower groups of an app, in replica order. A standby host runs no reactor: their
+    commands and effects are the primary's (a promoted standby's reactors start with its restart)."""
+    reactors = () if settings.cluster_role == "standby" else tuple(app.reactors)
     if settings.follower_groups == "each":
         plans = [GroupPlan(f"{ALL}.{view}", index, (view,), ())
                  for index in range(settings.replicas) for view in app.projections]
-        return plans + [GroupPlan(f"{ALL}.{name}", 0, (), (name,)) for name in app.reactors]
-    plans = [GroupPlan(ALL, index, tuple(app.projections), tuple(app.reactors) if index == 0 else ())
+        return plans + [GroupPlan(f"{ALL}.{name}", 0, (), (name,)) for name in reactors]
+    plans = [GroupPlan(ALL, index, tuple(app.projections), reactors if index == 0 else ())
              for index in range(settings.replicas)]
     return [plan for plan in plans if plan.views or plan.reactors]
 

@@ -100,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--out", required=True, type=Path, metavar="FILE")
     init.add_argument("--port", type=_port, default=19500, help="every host's Admin port (default 19500)")
     init.set_defaults(handler=cmd_cluster_init)
+    promote = sub.add_parser("promote", parents=[data], help="make --host (a standby) the primary: --cluster FILE")
+    promote.set_defaults(handler=cmd_promote)
     key = sub.add_parser("key", help="write a new random frame key (mode 600) for --frame-key")
     key.add_argument("--out", required=True, type=Path, metavar="FILE", help="where to write it (never replaced)")
     key.set_defaults(handler=cmd_key)
@@ -247,7 +249,10 @@ def _make_data_dir(path: Path) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(data_dir=args.data.resolve(), shards=args.shards, follower_groups=args.follower_groups)
+    cluster = {"cluster_role": args.cluster_role, "ack": args.ack, "cluster_host": args.host} \
+        if getattr(args, "cluster_role", None) else {}
+    return Settings.from_env(data_dir=args.data.resolve(), shards=args.shards, follower_groups=args.follower_groups,
+                             **cluster)
 
 
 def cmd_key(args: argparse.Namespace) -> int:
@@ -265,6 +270,24 @@ def _take_cluster(args: argparse.Namespace) -> None:
     cluster = load_cluster(args.cluster)
     host = cluster.host(args.host)
     args.allow_remote, args.port, args.frame_key = host.address, host.port, str(cluster.key_file)
+    args.shards, args.cluster_role, args.ack = 1, cluster.role_of(args.host), cluster.ack
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    """Manual failover: the standby --host takes commands from now on, at a new epoch; its old
+    primary can never have another command acknowledged."""
+    if args.cluster is None or not args.host:
+        raise ConfigError("promote needs --cluster FILE and --host NAME (the standby to promote)")
+    from actors.protocol.messages import Promote, PromoteAnswer
+    from actors.system.remote import connect_cluster
+
+    system_, supervisor, _ = connect_cluster(load_cluster(args.cluster), args.host)
+    answer = system_.ask(supervisor, Promote(), 30)
+    if not isinstance(answer, PromoteAnswer):
+        raise SystemError_(f"host {args.host} did not answer the promotion within 30s; ask again")
+    _print(args, {"promoted": answer.promoted, "message": answer.message, "epoch": answer.epoch}) if args.json \
+        else print(f"{args.host}: {answer.message}")
+    return 0 if answer.promoted else 2
 
 
 def cmd_cluster_init(args: argparse.Namespace) -> int:
@@ -288,7 +311,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _warn_remote(args)
     report = system.run(args.app, settings, port=args.port, host=args.allow_remote,
                         allow_remote=bool(args.allow_remote), metrics_port=args.metrics_port,
-                        log_format=args.log_format, app_dir=app_dir, frame_key=args.frame_key)
+                        log_format=args.log_format, app_dir=app_dir, frame_key=args.frame_key,
+                        cluster=load_cluster(args.cluster) if args.cluster else None)
     print(f"stopped: flushed {len(report.get('flushed', []))} actors, stopped {len(report.get('stopped', []))}")
     return 0
 
@@ -312,7 +336,9 @@ def cmd_start(args: argparse.Namespace) -> int:
         command += ["--follower-groups", args.follower_groups]
     if args.allow_remote:
         command += ["--allow-remote", args.allow_remote]
-    if args.frame_key:
+    if args.cluster:
+        command += ["--cluster", str(args.cluster.resolve()), "--host", args.host]
+    elif args.frame_key:
         command += ["--frame-key", str(Path(args.frame_key).resolve())]
     if args.metrics_port is not None:
         command += ["--metrics-port", str(args.metrics_port)]

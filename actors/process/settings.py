@@ -42,6 +42,11 @@ class Settings:
     max_command_bytes: int = 64 * 1024    # encoded size limit of one command's fields
     # "replica": one process per replica index hosts its followers; "each": one process per follower
     follower_groups: str = "replica"
+    # in a cluster: "primary" (takes commands, ships each batch to its standbys) or "standby"
+    # (writes what its primary ships, serves reads); "" on a single host
+    cluster_role: str = ""
+    ack: str = "all"                      # primary: "all" waits for every standby; "local" does not
+    cluster_host: str = ""                # this host's name in the cluster file
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -50,6 +55,12 @@ class Settings:
             _require(name, getattr(self, name), minimum=1)
         for name in ("idle_passivation_s", "view_snapshot_interval_s", "poll_interval_s"):
             _require(name, getattr(self, name), minimum=0.001)
+        if self.cluster_role not in ("", "primary", "standby") or self.ack not in ("all", "local"):
+            raise ConfigError(f"cluster_role={self.cluster_role!r}, ack={self.ack!r}: give primary or standby, "
+                              f"and all or local")
+        if self.cluster_role and self.shards != 1:
+            raise ConfigError(f"a cluster host runs one shard (its log's one writer ships in order), not "
+                              f"{self.shards}: more shards come with partitions")
         if self.follower_groups not in FOLLOWER_GROUPINGS:
             raise ConfigError(f"setting follower_groups={self.follower_groups!r} is invalid: it must be one of "
                               f"{', '.join(FOLLOWER_GROUPINGS)}")

@@ -183,6 +183,64 @@ def _summary(message: Any, id_field: str, count: int, what: str) -> str:
     return f"{type(message).__name__}({id_field}={getattr(message, id_field)!r}, {count} {what})"
 
 
+# ---------------------------------------------------------------- copies (primary <-> standby hosts)
+
+
+@dataclass(frozen=True)
+class StandbyReady:
+    """A standby host -> the primary's supervisor: ship your batches to `receiver` (the standby's
+    shard). Sent again every few seconds, so a restart on either side is found."""
+
+    host: str
+    receiver: Any
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Standbys:
+    """Supervisor -> its shard: the standbys' receivers now, by host name."""
+
+    receivers: dict[str, Any]
+
+
+@dataclass(frozen=True, repr=False)
+class ShipBatch:
+    """A primary's shard -> a standby's: one committed batch, to write the same (`Shipment`)."""
+
+    seq: int
+    shipment: Any
+
+    def __repr__(self) -> str:
+        return f"ShipBatch(seq={self.seq})"
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """A standby's shard -> the primary's: batch `seq` is durable here (or `refused`, with the
+    standby's head and epoch: resend from there, or stop being a primary)."""
+
+    host: str
+    seq: int
+    head: int
+    epoch: int
+    refused: str = ""     # "", "gap" or "epoch"
+
+
+@dataclass(frozen=True)
+class Promote:
+    """An operator -> a standby's supervisor (which forwards it to its shard, with `reply_to`):
+    become the primary of a new epoch."""
+
+    reply_to: Any = None
+
+
+@dataclass(frozen=True)
+class PromoteAnswer:
+    promoted: bool
+    message: str
+    epoch: int = 0
+
+
 # ---------------------------------------------------------------- queries (client -> projection)
 
 

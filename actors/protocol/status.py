@@ -48,6 +48,9 @@ class ActorStatus(TypedDict, total=False):
     system_id: str | None
     followers: Any            # a shard: how many it notices; a group: the followers it hosts
     notices_sent: int
+    cluster_role: str | None  # a cluster host's shard: primary or standby
+    shipping: dict[str, Any] | None   # a primary's: its standbys, batches they lack, whether it is fenced
+    epoch: int | None
     # a follower group, and what its members share
     notices: int
     pages_read: int

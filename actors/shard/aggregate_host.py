@@ -15,7 +15,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from actors.errors import EncoreError, InvalidRecord, StorageError, ValidationFailed
 from actors.model.app import App
@@ -25,9 +25,10 @@ from actors.process.measures import MS_BUCKETS, SIZE_BUCKETS, Histogram
 from actors.process.settings import Settings
 from actors.protocol.metadata import check_meta
 from actors.protocol.wire import accepted, check_version, failed, invalid, rejected
-from storage import AppendEntry, CommandOutcome, EventStore, Rejection, Snapshot, StoredEvent, codec
+from storage import AppendEntry, CommandOutcome, EventStore, Rejection, Shipment, Snapshot, StoredEvent, codec
 from storage.batch import check_command_id, check_stream_id
 from storage.records import NO_META
+from storage.store import ShippingStore
 
 log = logging.getLogger("encore.shard")
 
@@ -104,6 +105,8 @@ class AggregateHost:
     def __init__(self, app: App, store: EventStore, settings: Settings) -> None:
         self.app, self.store, self.settings = app, store, settings
         self.live: OrderedDict[str, LiveAggregate] = OrderedDict()  # least recently used first
+        self.shipping = settings.cluster_role == "primary"   # keep each batch as written, for the standbys
+        self.shipment: Shipment | None = None                # the last batch's, until taken
         self.stats = HostStats()
 
     # ---------------------------------------------------------------- batches
@@ -227,7 +230,12 @@ class AggregateHost:
             return
         started = time.perf_counter()
         try:
-            outcomes = self.store.append(batch.entries, snapshots=self._due_snapshots(batch.touched))
+            snapshots = self._due_snapshots(batch.touched)
+            if self.shipping:
+                outcomes, self.shipment = cast(ShippingStore, self.store).append_shipped(batch.entries,
+                                                                                         snapshots=snapshots)
+            else:
+                outcomes = self.store.append(batch.entries, snapshots=snapshots)
             self.stats.commit_ms.observe((time.perf_counter() - started) * 1000)
         except StorageError as e:
             self._forget(batch.touched)
@@ -246,6 +254,11 @@ class AggregateHost:
                 batch.results[item.slot] = rejected(outcome)
             else:
                 batch.results[item.slot] = accepted(outcome, item.events or [])
+
+    def take_shipment(self) -> Shipment | None:
+        """The last batch as written (a primary ships it), once."""
+        shipment, self.shipment = self.shipment, None
+        return shipment
 
     def _due_snapshots(self, touched: set[Any]) -> list[Snapshot]:
         due = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
@@ -26,7 +26,12 @@ from actors.protocol.messages import (
     Flushed,
     FollowShard,
     NoticeSeen,
+    Promote,
+    PromoteAnswer,
     Ready,
+    ShipBatch,
+    Shipped,
+    Standbys,
     StateAnswer,
     StateRequest,
     StatusReport,
@@ -35,12 +40,15 @@ from actors.protocol.messages import (
 )
 from actors.protocol.status import ActorStatus, with_memory
 from actors.protocol.wire import error_to_plain, failed, invalid, unavailable
-from storage import EventStore, open_store
+from storage import EventStore, Shipment, ShipmentGap, StaleEpoch, open_store
+from storage.store import ShippingStore
 
 from .aggregate_host import AggregateHost, command_id_of
 from .notices import NoticeBoard
+from .shipping import Shipper
 
 log = logging.getLogger("encore.shard")
+SHIP_TICK, SHIP_TICK_S = "ship", 0.5   # how often a primary looks at batches its standbys have not acknowledged
 
 
 class Shard(ActorTypeDispatcher):
@@ -50,6 +58,9 @@ class Shard(ActorTypeDispatcher):
         self.store: EventStore | None = None
         self.index = -1
         self.board = NoticeBoard(-1)
+        self.role = ""                          # "", "primary" or "standby" (a cluster host's copy)
+        self.host_name = ""
+        self.shipper: Shipper | None = None     # a primary's: its batches on their way to the standbys
 
     def receiveMsg_Configure(self, msg: Configure, sender: Any) -> None:
         self.index = msg.index
@@ -63,8 +74,17 @@ class Shard(ActorTypeDispatcher):
             self.send(sender, Ready("shard", msg.index, error=str(e)))
             self.send(self.myAddress, ActorExitRequest())
             return
+        self.role, self.host_name = settings.cluster_role, settings.cluster_host
+        if self.role == "primary":
+            self._become_primary(settings.ack == "all")
         self.wakeupAfter(timedelta(seconds=min(60.0, settings.idle_passivation_s / 4)))
         self.send(sender, Ready("shard", msg.index))
+
+    def _become_primary(self, ack_all: bool) -> None:
+        self.role, self.shipper = "primary", Shipper(ack_all=ack_all)
+        if self.host is not None:
+            self.host.shipping = True
+        self.wakeupAfter(timedelta(seconds=SHIP_TICK_S), payload=SHIP_TICK)
 
     def receiveMsg_CommandBatch(self, msg: CommandBatch, sender: Any) -> None:
         if not isinstance(msg.commands, list | tuple):
@@ -72,12 +92,73 @@ class Shard(ActorTypeDispatcher):
             results = [invalid(ValidationFailed(f"a batch must carry a list of commands, not {kind}"), None)]
         elif self.host is None:
             results = [unavailable(f"shard {self.index} is not configured yet; retry", None)] * len(msg.commands)
+        elif self.role == "standby":
+            results = [unavailable(f"host {self.host_name} holds a standby copy of the log: send commands to the "
+                                   f"primary", command_id_of(c)) for c in msg.commands]
         else:
             results = self._handled(msg.commands)
-        reply(self, sender, BatchResults(msg.batch_id, results))
+        self._answer(BatchResults(msg.batch_id, results), sender)
         if self.board.followers:   # the head this batch reached: its accepted results' positions
             head = max((r.get("position") or 0 for r in results if r.get("status") == "accepted"), default=0)
             self._notify(self.board.committed(head))
+
+    def _answer(self, results: BatchResults, sender: Any) -> None:
+        """At once on a single host; on a primary, once its standbys have the batch."""
+        if self.shipper is None or self.host is None:
+            reply(self, sender, results)
+            return
+        ships, answers = self.shipper.ship(self.host.take_shipment(), results, sender)
+        self._deliver(ships, answers)
+
+    def _deliver(self, ships: list[Any], answers: list[Any]) -> None:
+        for address, message in ships:
+            self.send(address, message)
+        for address, message in answers:
+            reply(self, address, message)
+
+    # ---------------------------------------------------------------- copies on other hosts
+
+    def receiveMsg_Standbys(self, msg: Standbys, sender: Any) -> None:
+        if self.shipper is not None and isinstance(msg.receivers, dict):
+            self._deliver(self.shipper.standbys_changed(msg.receivers), [])
+
+    def receiveMsg_Shipped(self, msg: Shipped, sender: Any) -> None:
+        if self.shipper is not None:
+            self._deliver(*self.shipper.acknowledged(msg))
+
+    def receiveMsg_ShipBatch(self, msg: ShipBatch, sender: Any) -> None:
+        """A standby's shard: write what the primary shipped, say how far this copy is."""
+        if not self.role or not isinstance(msg.shipment, Shipment) or self.store is None:
+            return
+        store = cast(ShippingStore, self.store)
+        if self.role == "primary":   # promoted past the sender: it must stop acknowledging
+            self.send(sender, Shipped(self.host_name, msg.seq, store.head_offset(), store.epoch(), "epoch"))
+            return
+        refused = ""
+        try:
+            head = store.apply_shipment(msg.shipment)
+        except ShipmentGap as e:
+            head, refused = e.head, "gap"
+        except StaleEpoch as e:
+            head, refused = e.head, "epoch"
+        except StorageError as e:   # the disk: the primary resends; status says why
+            log.error("shard %d: a shipped batch was not written: %s", self.index, e)
+            return
+        self.send(sender, Shipped(self.host_name, msg.seq, head, store.epoch(), refused))
+        if self.board.followers and not refused:
+            self._notify(self.board.committed(head))
+
+    def receiveMsg_Promote(self, msg: Promote, sender: Any) -> None:
+        """This standby's copy becomes the primary's, at a new epoch: it takes commands from now on."""
+        sender = msg.reply_to or sender
+        if self.role != "standby" or self.store is None:
+            why = f"shard {self.index} is not a standby's ({self.role or 'a single host'})"
+            self.send(sender, PromoteAnswer(False, why))
+            return
+        epoch = cast(ShippingStore, self.store).promote()
+        self._become_primary(ack_all=True)
+        log.warning("shard %d: this host's copy is the primary now, at epoch %d", self.index, epoch)
+        self.send(sender, PromoteAnswer(True, f"primary at epoch {epoch}", epoch))
 
     def _handled(self, commands: list[Any]) -> list[dict[str, Any]]:
         """The batch's results; a fault no check foresaw answers every command `failed` rather
@@ -121,6 +202,11 @@ class Shard(ActorTypeDispatcher):
             self.send(address, notice)
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
+        if msg.payload == SHIP_TICK:
+            if self.shipper is not None:
+                self._deliver(*self.shipper.tick())
+                self.wakeupAfter(timedelta(seconds=SHIP_TICK_S), payload=SHIP_TICK)
+            return
         if self.host is not None:
             self.host.passivate_idle()
             self.wakeupAfter(timedelta(seconds=min(60.0, self.host.settings.idle_passivation_s / 4)))
@@ -138,7 +224,9 @@ class Shard(ActorTypeDispatcher):
             "measures": stats.plain() if stats else None,
             "head_offset": self.store.head_offset() if self.store else 0,
             "system_id": self.store.system_id() if self.store else None,
-            "followers": len(self.board.followers), "notices_sent": self.board.sent
+            "followers": len(self.board.followers), "notices_sent": self.board.sent,
+            "cluster_role": self.role or None, "shipping": self.shipper.status() if self.shipper else None,
+            "epoch": cast(ShippingStore, self.store).epoch() if self.role and self.store else None
         }
         self.send(sender, StatusReport(msg.request_id, with_memory(status)))
 

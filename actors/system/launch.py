@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from actors.errors import ConfigError, NoSystemRunning, SystemAlreadyRunning, SystemError_
+from actors.errors import ConfigError, EncoreError, NoSystemRunning, SystemAlreadyRunning, SystemError_
 from actors.process.settings import STATE_FILE, Settings
-from actors.protocol.messages import GetTopology, Shutdown, StartSystem, Stopped, SystemReady, Topology
+from actors.protocol.messages import GetTopology, Shutdown, StandbyReady, StartSystem, Stopped, SystemReady, Topology
 
 from . import framing, loopback, poller
+from .cluster import Cluster
 
 LOCK_FILE = "system.lock"
 STOP_REPORT = "last-stop.json"   # flock'd by the running system's processes for their whole life
@@ -169,7 +170,8 @@ def _clear_stale_state(data_dir: Path) -> None:
 
 def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = False,
         host: str | None = None, ready: threading.Event | None = None, metrics_port: int | None = None,
-        log_format: str = "plain", app_dir: str | None = None, frame_key: str | None = None) -> dict[str, Any]:
+        log_format: str = "plain", app_dir: str | None = None, frame_key: str | None = None,
+        cluster: Cluster | None = None) -> dict[str, Any]:
     """Run the system in this process until SIGTERM or SIGINT; then stop it gracefully.
     Returns the shutdown report."""
     host = secure(host, allow_remote=allow_remote, frame_key=frame_key)
@@ -179,14 +181,15 @@ def run(app_path: str, settings: Settings, *, port: int, allow_remote: bool = Fa
         if port_listening(port):
             raise SystemAlreadyRunning(f"port {port} is already in use on 127.0.0.1; choose another with --port")
         return _run_locked(app_path, settings, port=port, host=host, ready=ready, metrics_port=metrics_port,
-                           log_format=log_format, app_dir=app_dir, frame_key=frame_key)
+                           log_format=log_format, app_dir=app_dir, frame_key=frame_key, cluster=cluster)
     finally:
         os.close(lock)
 
 
 def _run_locked(app_path: str, settings: Settings, *, port: int, host: str, ready: threading.Event | None,
                 metrics_port: int | None = None, log_format: str = "plain",
-                app_dir: str | None = None, frame_key: str | None = None) -> dict[str, Any]:
+                app_dir: str | None = None, frame_key: str | None = None,
+                cluster: Cluster | None = None) -> dict[str, Any]:
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ["THESPLOG_FILE"] = str(log_dir / "thespian.log")  # Thespian's own log, with the system's
@@ -200,6 +203,9 @@ def _run_locked(app_path: str, settings: Settings, *, port: int, host: str, read
         if metrics_port is not None:
             _serve_metrics(system, supervisor, metrics_port)
         _write_state(settings, port, host, app_path, log_dir, app_dir or os.getcwd(), frame_key)
+        if cluster is not None and settings.cluster_role == "standby":
+            threading.Thread(target=_register_standby, args=(system, supervisor, cluster, settings.cluster_host, stop),
+                             name="encore-standby-registrar", daemon=True).start()
         if ready is not None:
             ready.set()
         while not stop.wait(0.5):
@@ -210,6 +216,29 @@ def _run_locked(app_path: str, settings: Settings, *, port: int, host: str, read
         system.shutdown()
         _write_stop_report(log_dir, report)
         state_path(settings.data_dir).unlink(missing_ok=True)
+
+
+REGISTER_S = 2.0   # how often a standby tells its primary where its batches go
+
+
+def _register_standby(system: Any, supervisor: Any, cluster: Cluster, host_name: str, stop: threading.Event) -> None:
+    """A standby host's registrar: until the system stops, tell the primary's supervisor where
+    this host's batches go (its shard), every REGISTER_S: a restart on either side is found."""
+    from .remote import connect_cluster
+
+    told = False
+    while not stop.wait(0.2 if not told else REGISTER_S):
+        try:
+            topology = system.ask(supervisor, GetTopology(), 5)
+            if not isinstance(topology, Topology) or not topology.shards or topology.shards[0] is None:
+                continue
+            remote, primary, _ = connect_cluster(cluster, timeout=5)
+            remote.tell(primary, StandbyReady(host_name, topology.shards[0], 0))
+            told = True
+        except EncoreError as e:   # the primary is down or unreachable: said, and tried again
+            log.warning("standby %s: the primary %s is not reachable: %s", host_name, cluster.primary, e)
+        except Exception as e:   # Thespian, the network: tried again
+            log.warning("standby %s: telling the primary failed: %r", host_name, e)
 
 
 def _start(system: Any, app_path: str, settings: Settings) -> Any:

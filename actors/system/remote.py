@@ -35,7 +35,9 @@ def connect_remote(host: ClusterHost, key_file: Path, *, timeout: float = 10.0) 
     key = (host.address, host.port)
     if key not in _attached:
         _attached[key] = _open(host, key_file)
-    system, supervisor = _attached[key]
+    system, _ = _attached[key]
+    # looked up again each time: a restarted system has a new supervisor under the same global name
+    supervisor = system.createActor("actors.system.supervisor.Supervisor", globalName=SUPERVISOR_NAME)
     topology = system.ask(supervisor, GetTopology(), timeout)
     if not isinstance(topology, Topology):
         raise NoSystemRunning(f"the Encore system of host {host.name} ({host.address}:{host.port}) did not "

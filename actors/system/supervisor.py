@@ -38,6 +38,8 @@ from actors.protocol.messages import (
     Flush,
     Flushed,
     GetTopology,
+    Promote,
+    PromoteAnswer,
     Ready,
     RestartActor,
     RestartAnswer,
@@ -46,6 +48,8 @@ from actors.protocol.messages import (
     Role,
     ShardsChanged,
     Shutdown,
+    StandbyReady,
+    Standbys,
     StartSystem,
     StatusReport,
     StatusRequest,
@@ -161,6 +165,7 @@ class Supervisor(ActorTypeDispatcher):
         self.stopping: _Stopping | None = None
         self.start_failed = False        # a child could not start during the start: no restarts
         self.system_id: str | None = None  # the store's, as the shards report it
+        self.standbys: dict[str, Any] = {}   # a primary's: standby host -> the receiver its batches go to
 
     # ---------------------------------------------------------------- start
 
@@ -217,6 +222,8 @@ class Supervisor(ActorTypeDispatcher):
         if ready.role in FOLLOWER_ROLES:
             self.send(ready.address, ShardsChanged(self._topology().shards))
         elif ready.role == "shard":
+            if self.standbys:
+                self.send(ready.address, Standbys(dict(self.standbys)))
             shards = self._topology().shards
             for slot in self.slots.values():
                 if slot.role in FOLLOWER_ROLES and slot.ready:
@@ -234,6 +241,29 @@ class Supervisor(ActorTypeDispatcher):
 
     def _count(self, role: str) -> int:
         return sum(1 for s in self.slots.values() if s.role == role)
+
+    # ---------------------------------------------------------------- copies on other hosts
+
+    def receiveMsg_StandbyReady(self, msg: StandbyReady, sender: Any) -> None:
+        """A standby host says where its batches go (again every few seconds): the shards learn
+        of a new or moved receiver."""
+        if not isinstance(msg.host, str) or self.standbys.get(msg.host) == msg.receiver:
+            return
+        self.standbys[msg.host] = msg.receiver
+        log.info("standby %s receives at %s", msg.host, msg.receiver)
+        for slot in self.slots.values():
+            if slot.role == "shard" and slot.address is not None:
+                self.send(slot.address, Standbys(dict(self.standbys)))
+
+    def receiveMsg_Promote(self, msg: Promote, sender: Any) -> None:
+        shard = self.slots.get(slot_key("shard", "", 0))
+        if shard is None or shard.address is None:
+            self.send(sender, PromoteAnswer(False, "the shard is down: promote again once it runs"))
+            return
+        self.send(shard.address, Promote(reply_to=sender))
+
+    def receiveMsg_PromoteAnswer(self, msg: PromoteAnswer, sender: Any) -> None:
+        pass   # (the shard answers the operator directly)
 
     def receiveMsg_GetTopology(self, msg: GetTopology, sender: Any) -> None:
         self.send(sender, self._topology())
