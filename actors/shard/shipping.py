@@ -31,7 +31,7 @@ Send = tuple[Any, Any]    # (address, message)
 @dataclass
 class _Waiting:
     seq: int
-    shipment: Shipment
+    shipment: Shipment | None        # None: a batch that wrote nothing, answered in its turn
     reply_to: Any
     results: BatchResults
     waiting_for: set[str]            # standbys that have not acknowledged it
@@ -53,12 +53,14 @@ class Shipper:
         """A committed batch: (ship messages, answers to send now)."""
         if self.fenced:
             return [], [(reply_to, _unavailable(results, self.fenced))]
-        if shipment is None:   # nothing was written (every command invalid or failed)
+        if shipment is None and not self.waiting:   # nothing written, nothing of earlier batches waiting
             return [], [(reply_to, results)]
         self.seq += 1
-        entry = _Waiting(self.seq, shipment, reply_to, results, set(self.standbys))
+        # a batch that wrote nothing may still answer with earlier batches' records (a retry of a
+        # command not yet acknowledged): it waits its turn behind them
+        entry = _Waiting(self.seq, shipment, reply_to, results, set(self.standbys) if shipment else set())
         self.waiting.append(entry)
-        sends = [(address, ShipBatch(entry.seq, shipment)) for address in self.standbys.values()]
+        sends = [(address, ShipBatch(entry.seq, shipment)) for address in self.standbys.values()] if shipment else []
         answers = []
         if not self.ack_all:
             entry.answered = True
@@ -72,8 +74,9 @@ class Shipper:
         for host, address in receivers.items():
             if self.standbys.get(host) != address:
                 for entry in self.waiting:
-                    entry.waiting_for.add(host)
-                    sends.append((address, ShipBatch(entry.seq, entry.shipment)))
+                    if entry.shipment is not None:
+                        entry.waiting_for.add(host)
+                        sends.append((address, ShipBatch(entry.seq, entry.shipment)))
         self.standbys = dict(receivers)
         return sends
 
@@ -88,9 +91,10 @@ class Shipper:
         if msg.refused == "gap":
             address = self.standbys.get(msg.host)
             return ([(address, ShipBatch(e.seq, e.shipment)) for e in self.waiting
-                     if e.shipment.after >= msg.head and msg.host in e.waiting_for] if address else []), []
+                     if e.shipment is not None and e.shipment.after >= msg.head and msg.host in e.waiting_for]
+                    if address else []), []
         for entry in self.waiting:
-            if entry.seq <= msg.seq or entry.shipment.head <= msg.head:
+            if entry.seq <= msg.seq or (entry.shipment is not None and entry.shipment.head <= msg.head):
                 entry.waiting_for.discard(msg.host)
         return [], self._release()
 
@@ -104,7 +108,7 @@ class Shipper:
                 answers.append((entry.reply_to, _unavailable(
                     entry.results, "no standby has this batch durable yet (its host is down or cut off); it is kept "
                                    "and sent again: retry with the same command ids")))
-            if now - entry.sent_at >= RESEND_S:
+            if entry.shipment is not None and now - entry.sent_at >= RESEND_S:
                 entry.sent_at = now
                 resends += [(self.standbys[h], ShipBatch(entry.seq, entry.shipment))
                             for h in sorted(entry.waiting_for) if h in self.standbys]

@@ -24,6 +24,7 @@ from actors.protocol.messages import GetTopology, Shutdown, StandbyReady, StartS
 
 from . import framing, loopback, poller
 from .cluster import Cluster
+from .remote import READY_CAPABILITY
 
 LOCK_FILE = "system.lock"
 STOP_REPORT = "last-stop.json"   # flock'd by the running system's processes for their whole life
@@ -200,6 +201,7 @@ def _run_locked(app_path: str, settings: Settings, *, port: int, host: str, read
     report: dict[str, Any] = {"error": "the system stopped before it started"}
     try:
         supervisor = _start(system, app_path, settings)
+        system.updateCapability(READY_CAPABILITY, True)   # found from other hosts from now on
         if metrics_port is not None:
             _serve_metrics(system, supervisor, metrics_port)
         _write_state(settings, port, host, app_path, log_dir, app_dir or os.getcwd(), frame_key)
@@ -224,7 +226,7 @@ REGISTER_S = 2.0   # how often a standby tells its primary where its batches go
 def _register_standby(system: Any, supervisor: Any, cluster: Cluster, host_name: str, stop: threading.Event) -> None:
     """A standby host's registrar: until the system stops, tell the primary's supervisor where
     this host's batches go (its shard), every REGISTER_S: a restart on either side is found."""
-    from .remote import connect_cluster
+    from .remote import connect_cluster  # (late: it points this process at the primary's Admin)
 
     told = False
     while not stop.wait(0.2 if not told else REGISTER_S):

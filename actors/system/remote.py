@@ -20,6 +20,7 @@ from . import framing, loopback
 from .cluster import Cluster, ClusterHost
 
 SUPERVISOR_NAME = "encore-supervisor"
+READY_CAPABILITY = "Encore Ready"   # set by a system once it has started (actors/system/launch.py)
 _attached: dict[tuple[str, int], tuple[Any, Any]] = {}   # (address, port) -> (system, supervisor)
 
 
@@ -36,8 +37,7 @@ def connect_remote(host: ClusterHost, key_file: Path, *, timeout: float = 10.0) 
     if key not in _attached:
         _attached[key] = _open(host, key_file)
     system, _ = _attached[key]
-    # looked up again each time: a restarted system has a new supervisor under the same global name
-    supervisor = system.createActor("actors.system.supervisor.Supervisor", globalName=SUPERVISOR_NAME)
+    supervisor = _supervisor_of(system, host)   # again each time: a restarted system has a new one
     topology = system.ask(supervisor, GetTopology(), timeout)
     if not isinstance(topology, Topology):
         raise NoSystemRunning(f"the Encore system of host {host.name} ({host.address}:{host.port}) did not "
@@ -60,20 +60,36 @@ def _open(host: ClusterHost, key_file: Path) -> tuple[Any, Any]:
 
     try:
         system = ActorSystem("multiprocTCPBase", capabilities={"Admin Port": host.port}, transientUnique=True)
-        # by its class's name: the supervisor exists (a global name), and this client imports no runtime
-        return system, system.createActor("actors.system.supervisor.Supervisor", globalName=SUPERVISOR_NAME)
     except InvalidActorAddress as e:
         raise NoSystemRunning(f"no Encore system answers on host {host.name} ({host.address}:{host.port}): "
                               f"{e}") from None
+    return system, _supervisor_of(system, host)
+
+
+def _supervisor_of(system: Any, host: ClusterHost) -> Any:
+    """The running supervisor of `host`'s system, by its class's name (this client imports no
+    runtime), and only once that system has started (its Admin's capabilities say so): a lookup
+    never creates the supervisor of a system that is still starting, nor holds up its Admin."""
+    from thespian.system.messages.status import Thespian_StatusReq, Thespian_SystemStatus
+
+    status = system.ask(_admin_of(host), Thespian_StatusReq(), 5)
+    if not isinstance(status, Thespian_SystemStatus) or not status.capabilities.get(READY_CAPABILITY):
+        raise NoSystemRunning(f"the Encore system of host {host.name} is not running yet")
+    return system.createActor("actors.system.supervisor.Supervisor", globalName=SUPERVISOR_NAME)
+
+
+def _admin_of(host: ClusterHost) -> Any:
+    from thespian.actors import ActorAddress
+    from thespian.system.transport.IPBase import TCPv4ActorAddress
+
+    return ActorAddress(TCPv4ActorAddress(host.address, host.port, external=True))
 
 
 def _point_at(host: ClusterHost) -> None:
     """Thespian's transport, in this process, addresses its Admin on `host` and does not probe
     for it by binding (which only finds a local one)."""
-    from thespian.actors import ActorAddress
     from thespian.system.transport import TCPTransport
-    from thespian.system.transport.IPBase import TCPv4ActorAddress
 
-    admin = ActorAddress(TCPv4ActorAddress(host.address, host.port, external=True))
+    admin = _admin_of(host)
     TCPTransport.TCPTransport.getAdminAddr = staticmethod(lambda capabilities: admin)
     TCPTransport.TCPTransport.probeAdmin = staticmethod(lambda address: True)
