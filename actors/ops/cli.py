@@ -101,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--port", type=_port, default=19500, help="every host's Admin port (default 19500)")
     init.set_defaults(handler=cmd_cluster_init)
     promote = sub.add_parser("promote", parents=[data], help="make --host (a standby) the primary: --cluster FILE")
+    promote.add_argument("--alone", action="store_true",
+                         help="acknowledge on its copy alone until a standby registers (no copy survives its loss "
+                              "until then)")
     promote.set_defaults(handler=cmd_promote)
     key = sub.add_parser("key", help="write a new random frame key (mode 600) for --frame-key")
     key.add_argument("--out", required=True, type=Path, metavar="FILE", help="where to write it (never replaced)")
@@ -282,7 +285,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
     from actors.system.remote import connect_cluster
 
     system_, supervisor, _ = connect_cluster(load_cluster(args.cluster), args.host)
-    answer = system_.ask(supervisor, Promote(), 30)
+    answer = system_.ask(supervisor, Promote(alone=args.alone), 30)
     if not isinstance(answer, PromoteAnswer):
         raise SystemError_(f"host {args.host} did not answer the promotion within 30s; ask again")
     _print(args, {"promoted": answer.promoted, "message": answer.message, "epoch": answer.epoch}) if args.json \

@@ -229,9 +229,11 @@ class Shipped:
 @dataclass(frozen=True)
 class Promote:
     """An operator -> a standby's supervisor (which forwards it to its shard, with `reply_to`):
-    become the primary of a new epoch."""
+    become the primary of a new epoch. `alone`: acknowledge on this copy alone until a standby
+    registers (the operator gives up guarantee 12 until then)."""
 
     reply_to: Any = None
+    alone: bool = False
 
 
 @dataclass(frozen=True)

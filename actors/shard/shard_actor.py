@@ -120,6 +120,7 @@ class Shard(ActorTypeDispatcher):
 
     def receiveMsg_Standbys(self, msg: Standbys, sender: Any) -> None:
         if self.shipper is not None and isinstance(msg.receivers, dict):
+            self.shipper.ack_all = True   # (a primary promoted alone waits for its standby again)
             self._deliver(self.shipper.standbys_changed(msg.receivers), [])
 
     def receiveMsg_Shipped(self, msg: Shipped, sender: Any) -> None:
@@ -156,9 +157,10 @@ class Shard(ActorTypeDispatcher):
             self.send(sender, PromoteAnswer(False, why))
             return
         epoch = cast(ShippingStore, self.store).promote()
-        self._become_primary(ack_all=True)
-        log.warning("shard %d: this host's copy is the primary now, at epoch %d", self.index, epoch)
-        self.send(sender, PromoteAnswer(True, f"primary at epoch {epoch}", epoch))
+        self._become_primary(ack_all=not msg.alone)
+        alone = ", acknowledging alone until a standby registers" if msg.alone else ""
+        log.warning("shard %d: this host's copy is the primary now, at epoch %d%s", self.index, epoch, alone)
+        self.send(sender, PromoteAnswer(True, f"primary at epoch {epoch}{alone}", epoch))
 
     def _handled(self, commands: list[Any]) -> list[dict[str, Any]]:
         """The batch's results; a fault no check foresaw answers every command `failed` rather

@@ -47,7 +47,8 @@ class Shipper:
     waiting: deque[_Waiting] = field(default_factory=deque)
     fenced: str = ""                  # why this host may no longer acknowledge anything
     seq: int = 0
-    lag: dict[str, int] = field(default_factory=dict)        # host -> batches it has not acknowledged
+    acked_head: dict[str, int] = field(default_factory=dict)  # host -> the log head it has acknowledged
+    dropped_head: int = 0             # the head of batches dropped unacknowledged (past MAX_KEPT)
 
     def ship(self, shipment: Shipment | None, results: BatchResults, reply_to: Any) -> tuple[list[Send], list[Send]]:
         """A committed batch: (ship messages, answers to send now)."""
@@ -93,6 +94,7 @@ class Shipper:
             return ([(address, ShipBatch(e.seq, e.shipment)) for e in self.waiting
                      if e.shipment is not None and e.shipment.after >= msg.head and msg.host in e.waiting_for]
                     if address else []), []
+        self.acked_head[msg.host] = max(self.acked_head.get(msg.host, 0), msg.head)
         for entry in self.waiting:
             if entry.seq <= msg.seq or (entry.shipment is not None and entry.shipment.head <= msg.head):
                 entry.waiting_for.discard(msg.host)
@@ -120,7 +122,9 @@ class Shipper:
 
     def _release(self) -> list[Send]:
         """Answer, in order, the batches every standby acknowledged; drop them."""
-        answers = []
+        answers: list[Send] = []
+        if self.ack_all and self.dropped_head > min((self.acked_head.get(h, 0) for h in self.standbys), default=0):
+            return answers   # batches no standby will get from here were dropped: it needs a reseed
         while self.waiting and not self.waiting[0].waiting_for and (self.standbys or not self.ack_all):
             entry = self.waiting.popleft()
             if not entry.answered:
@@ -128,10 +132,12 @@ class Shipper:
         return answers
 
     def _trim(self) -> None:
+        """Past MAX_KEPT, the oldest batch is dropped (answered unavailable already, after its
+        timeout): nothing is acknowledged again until a standby has everything up to it."""
         while len(self.waiting) > MAX_KEPT:
             entry = self.waiting.popleft()
-            if not entry.answered:
-                entry.answered = True
+            if entry.shipment is not None and entry.waiting_for:
+                self.dropped_head = max(self.dropped_head, entry.shipment.head)
 
 
 def _unavailable(results: BatchResults, why: str) -> BatchResults:

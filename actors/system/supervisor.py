@@ -260,7 +260,7 @@ class Supervisor(ActorTypeDispatcher):
         if shard is None or shard.address is None:
             self.send(sender, PromoteAnswer(False, "the shard is down: promote again once it runs"))
             return
-        self.send(shard.address, Promote(reply_to=sender))
+        self.send(shard.address, Promote(reply_to=sender, alone=bool(msg.alone)))
 
     def receiveMsg_PromoteAnswer(self, msg: PromoteAnswer, sender: Any) -> None:
         pass   # (the shard answers the operator directly)

@@ -78,3 +78,16 @@ def test_with_ack_local_a_batch_is_answered_at_once():
     shipper = Shipper(ack_all=False)
     _, answers = shipper.ship(_shipment(0), _results("b1"), "client")
     assert answers == [("client", _results("b1"))]
+
+
+def test_batches_dropped_unacknowledged_hold_back_every_answer_until_a_standby_has_them(monkeypatch):
+    monkeypatch.setattr(shipping, "MAX_KEPT", 2)
+    shipper = Shipper()
+    shipper.standbys_changed({"h2": "addr"})
+    for n in range(4):   # the first two are dropped, never acknowledged
+        shipper.ship(_shipment(n), _results(f"b{n}"), "client")
+    assert shipper.dropped_head == 2
+    assert shipper.acknowledged(Shipped("h2", 4, 1, 1))[1] == []        # it has only 1: nothing released
+    assert shipper.ship(None, _results("retry"), "client")[1] == []     # nor a retry's answer
+    released = shipper.acknowledged(Shipped("h2", 4, 4, 1))[1]           # reseeded past them
+    assert [a.batch_id for _, a in released] == ["b2", "b3", "retry"]
