@@ -89,5 +89,7 @@ def test_batches_dropped_unacknowledged_hold_back_every_answer_until_a_standby_h
     assert shipper.dropped_head == 2
     assert shipper.acknowledged(Shipped("h2", 4, 1, 1))[1] == []        # it has only 1: nothing released
     assert shipper.ship(None, _results("retry"), "client")[1] == []     # nor a retry's answer
+    assert shipper.dropped_head == 3                                    # (it pushed out one more)
+    assert shipper.acknowledged(Shipped("h2", 4, 2, 1))[1] == []        # still short of 3
     released = shipper.acknowledged(Shipped("h2", 4, 4, 1))[1]           # reseeded past them
-    assert [a.batch_id for _, a in released] == ["b2", "b3", "retry"]
+    assert [a.batch_id for _, a in released] == ["b3", "retry"]
