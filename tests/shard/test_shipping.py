@@ -87,9 +87,9 @@ def test_batches_dropped_unacknowledged_hold_back_every_answer_until_a_standby_h
     for n in range(4):   # the first two are dropped, never acknowledged
         shipper.ship(_shipment(n), _results(f"b{n}"), "client")
     assert shipper.dropped_head == 2
-    assert shipper.acknowledged(Shipped("h2", 4, 1, 1))[1] == []        # it has only 1: nothing released
+    assert shipper.acknowledged(Shipped("h2", 1, 1, 1))[1] == []        # it has only 1: nothing released
     assert shipper.ship(None, _results("retry"), "client")[1] == []     # nor a retry's answer
     assert shipper.dropped_head == 3                                    # (it pushed out one more)
-    assert shipper.acknowledged(Shipped("h2", 4, 2, 1))[1] == []        # still short of 3
+    assert shipper.acknowledged(Shipped("h2", 2, 2, 1))[1] == []        # still short of 3
     released = shipper.acknowledged(Shipped("h2", 4, 4, 1))[1]           # reseeded past them
     assert [a.batch_id for _, a in released] == ["b3", "retry"]
