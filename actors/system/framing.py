@@ -118,7 +118,26 @@ def install(key_file: str | Path) -> None:
     from thespian.system.transport import TCPTransport
 
     TCPTransport.serializer = FramedPickle(read_key(key_file))
+    _fresh_frame_per_retry(TCPTransport.TCPTransport)
     os.environ["ENCORE_FRAME_KEY_FILE"] = str(Path(key_file).resolve())
+
+
+def _fresh_frame_per_retry(transport: Any) -> None:
+    """Thespian sends the bytes it serialized once again when it retries a send (its ACK did not
+    come). Under a frame key those bytes would be refused as a replay, or as stale after a long
+    wait, where Thespian meant at-least-once: a retry is framed anew (new stamp and nonce)."""
+    original = transport._next_XMIT_6
+    if getattr(original, "encore_framed", False):
+        return
+
+    def retry_step(self: Any, intent: Any) -> Any:
+        result = original(self, intent)
+        if result is True and getattr(intent, "stage", None) == self._XMITStepSendConnect:
+            intent.serMsg = self.serializer(intent)
+        return result
+
+    retry_step.encore_framed = True  # type: ignore[attr-defined]
+    transport._next_XMIT_6 = retry_step
 
 
 def installed() -> bool:
