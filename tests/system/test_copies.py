@@ -98,6 +98,10 @@ def test_a_cut_link_acknowledges_nothing_and_the_standby_catches_up_when_it_is_m
         assert load.until_refused() <= cut_at + 1   # and nothing since: the same command, refused again
         made.mend("h2")
         acked = load.until_acked(200)
+        last = max(acked.values())   # read on the standby, at the last acknowledged position: its own views
+        read = made.run("h3", *ENCORE, "query", "GetBalance", "account_id=c0", "--after", str(last), "--cluster",
+                        cluster, "--host", "h2", "--json", check=True)
+        assert json.loads(read.stdout)["balance"] == 1   # c0 got one deposit: command 1's, of 1
         for host in ("h1", "h2"):
             made.run(host, *ENCORE, "stop", "--data", str(tmp_path / host))
             # (after a partition, a process may still be retransmitting to the other host for a while)
