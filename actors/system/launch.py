@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from actors.errors import ConfigError, EncoreError, NoSystemRunning, SystemAlreadyRunning, SystemError_
+from actors.errors import ConfigError, NoSystemRunning, SystemAlreadyRunning, SystemError_
 from actors.process.settings import STATE_FILE, Settings
 from actors.protocol.messages import GetTopology, Shutdown, StandbyReady, StartSystem, Stopped, SystemReady, Topology
 
@@ -225,10 +225,11 @@ REGISTER_S = 2.0   # how often a standby tells its primary where its batches go
 
 def _register_standby(system: Any, supervisor: Any, cluster: Cluster, host_name: str, stop: threading.Event) -> None:
     """A standby host's registrar: until the system stops, tell the primary's supervisor where
-    this host's batches go (its shard), every REGISTER_S: a restart on either side is found."""
+    this host's batches go (its shard), every REGISTER_S: a restart on either side is found.
+    A failure is logged when it begins, not at every try."""
     from .remote import connect_cluster  # (late: it points this process at the primary's Admin)
 
-    told = False
+    told, failing = False, ""
     while not stop.wait(0.2 if not told else REGISTER_S):
         try:
             topology = system.ask(supervisor, GetTopology(), 5)
@@ -237,10 +238,13 @@ def _register_standby(system: Any, supervisor: Any, cluster: Cluster, host_name:
             remote, primary, _ = connect_cluster(cluster, timeout=5)
             remote.tell(primary, StandbyReady(host_name, topology.shards[0], 0))
             told = True
-        except EncoreError as e:   # the primary is down or unreachable: said, and tried again
-            log.warning("standby %s: the primary %s is not reachable: %s", host_name, cluster.primary, e)
-        except Exception as e:   # Thespian, the network: tried again
-            log.warning("standby %s: telling the primary failed: %r", host_name, e)
+            if failing:
+                log.warning("standby %s: the primary %s is reachable again", host_name, cluster.primary)
+            failing = ""
+        except Exception as e:   # the primary is down or unreachable, Thespian, the network: tried again
+            if not failing:
+                log.warning("standby %s: the primary %s is not reachable: %r", host_name, cluster.primary, e)
+            failing = repr(e)
 
 
 def _start(system: Any, app_path: str, settings: Settings) -> Any:
