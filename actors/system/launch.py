@@ -235,7 +235,7 @@ def _register_standby(system: Any, supervisor: Any, cluster: Cluster, host_name:
             topology = system.ask(supervisor, GetTopology(), 5)
             if not isinstance(topology, Topology) or not topology.shards or topology.shards[0] is None:
                 continue
-            remote, primary, _ = connect_cluster(cluster, timeout=5)
+            remote, primary, _ = connect_cluster(cluster, timeout=5, exclude=host_name)
             remote.tell(primary, StandbyReady(host_name, topology.shards[0], 0))
             told = True
             if failing:

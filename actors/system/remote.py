@@ -3,18 +3,19 @@
 Thespian's client side looks for its Admin on its own machine (it probes by binding the Admin's
 port, and addresses it at its own base address). `connect_remote` points this process's
 transport at the remote host's Admin instead, and binds this process's own endpoint to the
-address by which it reaches that host. One remote system per process, and a client never shuts
-it down: `shutdown()` on such an ActorSystem would stop the remote system itself.
+address by which it reaches that host; each host attached keeps its own endpoint. A client never
+shuts one down: `shutdown()` on such an ActorSystem would stop the remote system itself.
 """
 
 from __future__ import annotations
 
 import socket
+import uuid
 from pathlib import Path
 from typing import Any
 
-from actors.errors import NoSystemRunning
-from actors.protocol.messages import GetTopology, Topology
+from actors.errors import EncoreError, NoSystemRunning
+from actors.protocol.messages import GetTopology, StatusReport, StatusRequest, Topology
 
 from . import framing, loopback
 from .cluster import Cluster, ClusterHost
@@ -45,14 +46,53 @@ def connect_remote(host: ClusterHost, key_file: Path, *, timeout: float = 10.0) 
     return system, supervisor, topology
 
 
-def connect_cluster(cluster: Cluster, host: str | None = None, *, timeout: float = 10.0) -> tuple[Any, Any, Topology]:
-    """`connect_remote` to the cluster's primary (or to `host`)."""
-    return connect_remote(cluster.host(host or cluster.primary), cluster.key_file, timeout=timeout)
+def connect_cluster(cluster: Cluster, host: str | None = None, *, timeout: float = 10.0,
+                    exclude: str = "") -> tuple[Any, Any, Topology]:
+    """`connect_remote` to `host`, or to the cluster's primary as it is now: the host whose shard
+    says it is the primary, not fenced, of the highest epoch (after a promotion, not the file's).
+    `exclude` names a host not to take (a standby looking for its primary)."""
+    if host is not None:
+        return connect_remote(cluster.host(host), cluster.key_file, timeout=timeout)
+    names = [cluster.primary, *cluster.standbys, *cluster.hosts]
+    found = []
+    for name in dict.fromkeys(n for n in names if n != exclude):
+        candidate = cluster.host(name)
+        if not _answers(candidate):   # a dead host costs a second, not Thespian's long timeouts
+            continue
+        try:
+            system, supervisor, topology = connect_remote(candidate, cluster.key_file, timeout=timeout)
+            epoch = _primary_epoch(system, supervisor, timeout)
+        except EncoreError:
+            continue
+        if epoch is not None:
+            found.append((epoch, name, (system, supervisor, topology)))
+    if not found:
+        raise NoSystemRunning(f"no host of cluster {cluster.path} is a primary that takes commands now; "
+                              f"name one with --host, or promote a standby")
+    return max(found, key=lambda f: f[0])[2]
+
+
+def _answers(host: ClusterHost) -> bool:
+    try:
+        with socket.create_connection((host.address, host.port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _primary_epoch(system: Any, supervisor: Any, timeout: float) -> int | None:
+    """The epoch of the host's copy if it is a primary that may acknowledge, else None."""
+    report = system.ask(supervisor, StatusRequest(uuid.uuid4().hex), timeout)
+    if not isinstance(report, StatusReport):
+        return None
+    for actor in report.status.get("actors", ()):
+        if actor.get("role") == "shard" and actor.get("cluster_role") == "primary":
+            fenced = (actor.get("shipping") or {}).get("fenced")
+            return None if fenced else int(actor.get("epoch") or 0)
+    return None
 
 
 def _open(host: ClusterHost, key_file: Path) -> tuple[Any, Any]:
-    if _attached and (host.address, host.port) not in _attached:
-        raise NoSystemRunning("this process is attached to another host's system already: one per process")
     loopback.install(own_address_towards(host.address, host.port), allow_remote=True)
     framing.install(key_file)
     _point_at(host)

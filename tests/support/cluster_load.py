@@ -3,7 +3,7 @@ known ids, one at a time; every acknowledged one is printed `ACK id position` as
 test collects them: what it must find on every copy). Commands not acknowledged (unavailable,
 timed out) are retried with the same id until they are, or the process is stopped.
 
-    python -m tests.support.cluster_load CLUSTER_FILE HOST PREFIX COUNT
+    python -m tests.support.cluster_load CLUSTER_FILE HOST PREFIX COUNT   (HOST "-": the primary now)
 """
 
 import sys
@@ -15,7 +15,7 @@ from examples.bank import Deposit, OpenAccount
 
 def main() -> None:
     cluster, host, prefix, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    client = Encore.attach(cluster=cluster, host=host)
+    client = Encore.attach(cluster=cluster, host=None if host == "-" else host)
     print("READY", flush=True)
     for n in range(count):
         command = OpenAccount(account_id=f"{prefix}{n}", owner="o") if n % 2 == 0 else \

@@ -77,8 +77,11 @@ def test_every_acknowledged_command_survives_kill_9_of_the_primary_and_the_promo
         promoted = made.run("h3", *ENCORE, "promote", "--cluster", cluster, "--host", "h2", "--alone", "--json",
                             check=True)   # its standby is the host that died: alone, until one returns
         assert json.loads(promoted.stdout)["epoch"] == 2
-        after = _Load(made, cluster, "h2", "b", 40)
+        after = _Load(made, cluster, "-", "b", 40)   # finds the primary by itself: h2 now, whatever the file says
         assert len(after.until_acked(40)) == 40   # the load goes on against the new primary
+        sent = made.run("h3", *ENCORE, "send", "OpenAccount", "account_id=found", "owner=o", "--cluster", cluster,
+                        "--json", check=True)
+        assert json.loads(sent.stdout)["status"] == "accepted"
         made.run("h2", *ENCORE, "stop", "--data", str(tmp_path / "h2"), check=True)
     offsets, log = _log(tmp_path / "h2")
     first = {command_id: offsets.get(command_id) for command_id in acked}
