@@ -100,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--out", required=True, type=Path, metavar="FILE")
     init.add_argument("--port", type=_port, default=19500, help="every host's Admin port (default 19500)")
     init.set_defaults(handler=cmd_cluster_init)
+    sub.add_parser("hosts", parents=[data], help="every host of --cluster FILE: role, epoch, head, what it lacks") \
+        .set_defaults(handler=cmd_hosts)
     promote = sub.add_parser("promote", parents=[data], help="make --host (a standby) the primary: --cluster FILE")
     promote.add_argument("--alone", action="store_true",
                          help="acknowledge on its copy alone until a standby registers (no copy survives its loss "
@@ -274,6 +276,26 @@ def _take_cluster(args: argparse.Namespace) -> None:
     host = cluster.host(args.host)
     args.allow_remote, args.port, args.frame_key = host.address, host.port, str(cluster.key_file)
     args.shards, args.cluster_role, args.ack = 1, cluster.role_of(args.host), cluster.ack
+
+
+def cmd_hosts(args: argparse.Namespace) -> int:
+    if args.cluster is None:
+        raise ConfigError("hosts needs --cluster FILE")
+    from actors.system.remote import hosts_status
+
+    rows = hosts_status(load_cluster(args.cluster))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        if not row["reachable"]:
+            print(f"  {row['host']:8} {row['address']:22} DOWN (no answer)")
+            continue
+        lacks = ", ".join(f"{h} lacks {n}" for h, n in (row.get("unshipped") or {}).items())
+        fenced = "  FENCED: " + row["fenced"] if row.get("fenced") else ""
+        print(f"  {row['host']:8} {row['address']:22} {row.get('role') or '-':8} epoch {row.get('epoch')} "
+              f"head {row.get('head')}  {lacks}{fenced}")
+    return 0
 
 
 def cmd_promote(args: argparse.Namespace) -> int:

@@ -72,6 +72,29 @@ def connect_cluster(cluster: Cluster, host: str | None = None, *, timeout: float
     return max(found, key=lambda f: f[0])[2]
 
 
+def hosts_status(cluster: Cluster, *, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """Every host of the cluster as it answers now: its role, epoch, log head, and for a primary
+    the batches each standby lacks and whether it is fenced (`reachable` False: no answer)."""
+    rows = []
+    for name, host in cluster.hosts.items():
+        row: dict[str, Any] = {"host": name, "address": f"{host.address}:{host.port}", "reachable": False}
+        if _answers(host):
+            try:
+                system, supervisor, _ = connect_remote(host, cluster.key_file, timeout=timeout)
+                report = system.ask(supervisor, StatusRequest(uuid.uuid4().hex), timeout)
+            except EncoreError:
+                report = None
+            if isinstance(report, StatusReport):
+                actors = report.status.get("actors", ())
+                shard: dict[str, Any] = next((a for a in actors if a.get("role") == "shard"), {})
+                shipping = shard.get("shipping") or {}
+                row.update(reachable=True, role=shard.get("cluster_role"), epoch=shard.get("epoch"),
+                           head=report.status.get("head_offset"), fenced=shipping.get("fenced"),
+                           standbys=shipping.get("standbys"), unshipped=shipping.get("unshipped"))
+        rows.append(row)
+    return rows
+
+
 def _answers(host: ClusterHost) -> bool:
     try:
         with socket.create_connection((host.address, host.port), timeout=1.0):

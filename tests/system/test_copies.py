@@ -105,6 +105,10 @@ def test_a_cut_link_acknowledges_nothing_and_the_standby_catches_up_when_it_is_m
         read = made.run("h3", *ENCORE, "query", "GetBalance", "account_id=c0", "--after", str(last), "--cluster",
                         cluster, "--host", "h2", "--json", check=True)
         assert json.loads(read.stdout)["balance"] == 1   # c0 got one deposit: command 1's, of 1
+        rows = {r["host"]: r for r in json.loads(made.run("h3", *ENCORE, "hosts", "--cluster", cluster, "--json",
+                                                            check=True).stdout)}
+        assert (rows["h1"]["role"], rows["h2"]["role"], rows["h3"]["reachable"]) == ("primary", "standby", False)
+        assert rows["h1"]["head"] == rows["h2"]["head"] >= last and rows["h1"]["unshipped"] == {"h2": 0}
         for host in ("h1", "h2"):
             made.run(host, *ENCORE, "stop", "--data", str(tmp_path / host))
             # (after a partition, a process may still be retransmitting to the other host for a while)
