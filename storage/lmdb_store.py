@@ -226,27 +226,34 @@ class LmdbStore:
         self, entries: Sequence[AppendEntry], *, snapshots: Sequence[Snapshot] = ()
     ) -> list[CommandOutcome]:
         """Write a batch in ONE durable transaction (one fsync), or nothing when it raises."""
-        return self.append_shipped(entries, snapshots=snapshots)[0]
+        return self._append(entries, snapshots, shipped=False)[0].outcomes
 
     def append_shipped(
         self, entries: Sequence[AppendEntry], *, snapshots: Sequence[Snapshot] = ()
     ) -> tuple[list[CommandOutcome], Shipment]:
         """As `append`, with the batch as written: what a standby writes the same
         (`apply_shipment`)."""
+        plan, after, epoch = self._append(entries, snapshots, shipped=True)
+        return plan.outcomes, Shipment(epoch, after, plan.events, plan.index, plan.records, plan.snapshots)
 
-        def write(txn: lmdb.Transaction) -> tuple[BatchPlan, int, int | None]:
+    def _append(self, entries: Sequence[AppendEntry], snapshots: Sequence[Snapshot],
+                *, shipped: bool) -> tuple[BatchPlan, int, int]:
+        """The batch planned and committed; the head before it, and the epoch (read in the same
+        transaction, and only for a batch that is shipped)."""
+
+        def write(txn: lmdb.Transaction) -> tuple[BatchPlan, int, int, int | None]:
             self._read_tail(txn)
             reader = _TxnReader(self, txn)
             after = reader.head_offset()
             plan = plan_batch(entries, reader, now=time.time(), snapshots=snapshots,
                               max_event_bytes=self.max_event_bytes)
-            return plan, after, self._commit_plan(txn, plan)
+            epoch = self._epoch_in(txn) if shipped else 0
+            return plan, after, epoch, self._commit_plan(txn, plan)
 
         with self._tail_lock:
-            plan, after, indexed = self._write(write)
+            plan, after, epoch, indexed = self._write(write)
             self._committed(plan.index, indexed)
-        shipment = Shipment(self.epoch(), after, plan.events, plan.index, plan.records, plan.snapshots)
-        return plan.outcomes, shipment
+        return plan, after, epoch
 
     def apply_shipment(self, shipment: Shipment) -> int:
         """Write a batch its primary shipped, exactly as the primary wrote it, in one durable

@@ -22,7 +22,7 @@ MAX_ID_CHARS = 200          # a correlation or causation id
 MAX_HEADERS = 16
 MAX_VALUE_CHARS = 1024      # one header's value
 HEADER_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
-_KEYS = ("correlation_id", "causation_id", "metadata")
+_KEYS = frozenset({"correlation_id", "causation_id", "metadata"})
 
 
 def command_meta(correlation_id: str | None = None, metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -47,8 +47,8 @@ def caused_by(cause: StoredEvent) -> dict[str, Any]:
 
 def check_meta(meta: Any) -> dict[str, Any]:
     """`meta` if it is well formed (it arrives from any client); ValidationFailed otherwise."""
-    if not isinstance(meta, dict) or set(meta) - set(_KEYS):
-        raise ValidationFailed(f"a command's meta is a map of {', '.join(_KEYS)}, not {meta!r:.100}")
+    if not isinstance(meta, dict) or not _KEYS.issuperset(meta):
+        raise ValidationFailed(f"a command's meta is a map of {', '.join(sorted(_KEYS))}, not {meta!r:.100}")
     for key in ("correlation_id", "causation_id"):
         if key in meta:
             _check_id(key, meta[key])

@@ -389,8 +389,10 @@ def _digest(type_name: str, packed_fields: bytes) -> str:
 def _unpack_item(item: Any) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
     if not isinstance(item, list | tuple) or len(item) not in (3, 4):
         raise ValidationFailed("a command must travel as (type, fields, command id[, meta])")
-    type_name, data, command_id, meta = item if len(item) == 4 else (*item, NO_META)
-    check_meta(meta)
+    if len(item) == 4:   # meta travels only when there is some: most commands have none to check
+        type_name, data, command_id, meta = item[0], item[1], item[2], check_meta(item[3])
+    else:
+        (type_name, data, command_id), meta = item, NO_META
     try:
         check_command_id(command_id)  # the store's rule, here so a bad id fails its command, not the batch
     except InvalidRecord as e:

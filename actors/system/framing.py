@@ -43,6 +43,7 @@ class FramedPickle:
         self._seen: OrderedDict[bytes, float] = OrderedDict()   # nonce -> when it came
         self._lock = threading.Lock()
         self._acks = {pickle.dumps(packet): packet for packet in _ack_packets()}
+        self._ack_sizes = {len(raw) for raw in self._acks}   # (so a frame is copied to look it up only then)
 
     def dumps(self, value: Any) -> bytes:
         payload = pickle.dumps(value)
@@ -50,9 +51,10 @@ class FramedPickle:
         return _HEADER.pack(MAGIC, stamp, nonce, self._mac(stamp, nonce, payload)) + payload
 
     def loads(self, frame: bytes) -> Any:
-        ack = self._acks.get(bytes(frame))
-        if ack is not None:
-            return ack
+        if len(frame) in self._ack_sizes:
+            ack = self._acks.get(bytes(frame))
+            if ack is not None:
+                return ack
         if len(frame) < _HEADER.size or frame[:3] != MAGIC:
             raise ValueError("a frame without the frame key's MAC: refused before unpickling")
         magic, stamp, nonce, mac = _HEADER.unpack_from(frame)

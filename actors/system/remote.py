@@ -85,8 +85,7 @@ def hosts_status(cluster: Cluster, *, timeout: float = 5.0) -> list[dict[str, An
             except EncoreError:
                 report = None
             if isinstance(report, StatusReport):
-                actors = report.status.get("actors", ())
-                shard: dict[str, Any] = next((a for a in actors if a.get("role") == "shard"), {})
+                shard = _shard_of(report.status)
                 shipping = shard.get("shipping") or {}
                 row.update(reachable=True, role=shard.get("cluster_role"), epoch=shard.get("epoch"),
                            head=report.status.get("head_offset"), fenced=shipping.get("fenced"),
@@ -108,11 +107,15 @@ def _primary_epoch(system: Any, supervisor: Any, timeout: float) -> int | None:
     report = system.ask(supervisor, StatusRequest(uuid.uuid4().hex), timeout)
     if not isinstance(report, StatusReport):
         return None
-    for actor in report.status.get("actors", ()):
-        if actor.get("role") == "shard" and actor.get("cluster_role") == "primary":
-            fenced = (actor.get("shipping") or {}).get("fenced")
-            return None if fenced else int(actor.get("epoch") or 0)
-    return None
+    shard = _shard_of(report.status)
+    if shard.get("cluster_role") != "primary" or (shard.get("shipping") or {}).get("fenced"):
+        return None
+    return int(shard.get("epoch") or 0)
+
+
+def _shard_of(status: dict[str, Any]) -> dict[str, Any]:
+    """A cluster host's shard (it runs one), as its system's status reports it; {} when none."""
+    return next((a for a in status.get("actors", ()) if a.get("role") == "shard"), {})
 
 
 def _open(host: ClusterHost, key_file: Path) -> tuple[Any, Any]:
